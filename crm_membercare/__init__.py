@@ -1,0 +1,1 @@
+"""crm-membercare: a two-way sync between CustomCRM and MemberCare, built as a Dagster project."""
