@@ -1,0 +1,31 @@
+"""One HTTP client per system. Nothing else in the project builds URLs."""
+
+from crm_membercare.systems.customcrm import CustomCrmClient
+from crm_membercare.systems.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    OutcomeUnknown,
+    PermanentError,
+    PreconditionFailed,
+    RetryableError,
+    SystemApiError,
+    Unauthorized,
+    ValidationFailed,
+)
+from crm_membercare.systems.membercare import MemberCareClient
+
+__all__ = [
+    "Conflict",
+    "CustomCrmClient",
+    "FieldError",
+    "MemberCareClient",
+    "NotFound",
+    "OutcomeUnknown",
+    "PermanentError",
+    "PreconditionFailed",
+    "RetryableError",
+    "SystemApiError",
+    "Unauthorized",
+    "ValidationFailed",
+]
