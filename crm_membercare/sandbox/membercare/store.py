@@ -1,0 +1,206 @@
+"""MemberCare's persistent store: one SQLite table per resource, the record kept as JSON.
+
+Each table holds `(id, changed_at, external_id, unique_key, body)`: `changed_at` is the last write as UTC epoch
+seconds (what `lastChange` renders and `changedAfter` compares), `unique_key` the product number (NULL
+elsewhere; SQLite lets NULLs repeat under UNIQUE). Debtor numbers are stored as integers, so ordering by id is
+numeric, and rendered as digit strings. One connection, one lock, one transaction at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from crm_membercare.sandbox.admin import Scale
+from crm_membercare.sandbox.clock import SandboxClock
+from crm_membercare.sandbox.membercare.oslo_time import epoch_seconds, local_to_epoch, render_local
+
+RESOURCES = ("companies", "persons", "products", "invoices")
+DEBTOR_RESOURCES = frozenset({"companies", "persons"})
+FIRST_VALUES = {"debtor": 10001, "products": 1, "invoices": 1, "invoice_number": 1, "address": 1}
+
+
+def id_field(resource: str) -> str:
+    return "debtorAccountNumber" if resource in DEBTOR_RESOURCES else "id"
+
+
+def record_id(resource: str, record: dict) -> int:
+    return int(record[id_field(resource)])
+
+
+def _schema() -> str:
+    tables = "".join(
+        f"""
+        CREATE TABLE IF NOT EXISTS {name} (
+            id INTEGER PRIMARY KEY, changed_at INTEGER NOT NULL, external_id TEXT,
+            unique_key TEXT UNIQUE, body TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS {name}_changed ON {name} (changed_at, id);
+        CREATE INDEX IF NOT EXISTS {name}_external ON {name} (external_id);"""
+        for name in RESOURCES
+    )
+    return tables + "\nCREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+
+
+def _rendered(changed_at: int, body: str) -> dict:
+    record = json.loads(body)
+    record["lastChange"] = render_local(changed_at)
+    return record
+
+
+class Transaction:
+    """The operations a request performs, all inside one SQLite transaction stamped with one instant."""
+
+    def __init__(self, connection: sqlite3.Connection, now: int) -> None:
+        self._db = connection
+        self.now = now
+
+    def get(self, resource: str, key: int) -> dict | None:
+        row = self._db.execute(f"SELECT changed_at, body FROM {resource} WHERE id = ?", (key,)).fetchone()
+        return _rendered(*row) if row else None
+
+    def exists(self, resource: str, key: int) -> bool:
+        return self._db.execute(f"SELECT 1 FROM {resource} WHERE id = ?", (key,)).fetchone() is not None
+
+    def unique_key_owner(self, resource: str, unique_key: str) -> int | None:
+        row = self._db.execute(f"SELECT id FROM {resource} WHERE unique_key = ?", (unique_key,)).fetchone()
+        return row[0] if row else None
+
+    def write(self, resource: str, record: dict, unique_key: str | None = None) -> dict:
+        """Insert or replace `record` (without `lastChange`), stamped now; return it as GET shows it."""
+        body = {k: v for k, v in record.items() if k != "lastChange"}
+        text = json.dumps(body, ensure_ascii=False)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO {resource} (id, changed_at, external_id, unique_key, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (record_id(resource, body), self.now, body.get("externalId"), unique_key, text),
+        )
+        return _rendered(self.now, text)
+
+    def delete(self, resource: str, key: int) -> None:
+        self._db.execute(f"DELETE FROM {resource} WHERE id = ?", (key,))
+
+    def next_value(self, sequence: str) -> int:
+        """Take the next number of `sequence` (debtor numbers, ids, invoice numbers, address ids)."""
+        (value,) = self._db.execute("SELECT next FROM sequences WHERE name = ?", (sequence,)).fetchone()
+        self._db.execute("UPDATE sequences SET next = ? WHERE name = ?", (value + 1, sequence))
+        return value
+
+
+class MemberCareStore:
+    def __init__(self, db_path: Path, clock: SandboxClock) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._create_schema()
+
+    def _create_schema(self) -> None:
+        self._db.executescript(_schema())
+        self._db.executemany(
+            "INSERT OR IGNORE INTO sequences (name, next) VALUES (?, ?)", FIRST_VALUES.items()
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._db, epoch_seconds(self.clock.now()))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def page(
+        self, resource: str, after: int | None, external_id: str | None, offset: int, limit: int
+    ) -> tuple[int, list[dict]]:
+        """The total matching now and one page of it, ascending by (changed_at, id), located by OFFSET.
+
+        OFFSET on purpose: like the real API, pages are recomputed per request, so a record written between two
+        page requests moves to the end and the records behind it shift forward one place.
+        """
+        where, params = [], []
+        if after is not None:
+            where.append("changed_at > ?")
+            params.append(after)
+        if external_id is not None:
+            where.append("external_id = ?")
+            params.append(external_id)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            (total,) = self._db.execute(f"SELECT COUNT(*) FROM {resource} {clause}", params).fetchone()
+            rows = self._db.execute(
+                f"SELECT changed_at, body FROM {resource} {clause} ORDER BY changed_at, id LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            ).fetchall()
+        return total, [_rendered(*row) for row in rows]
+
+    def ids(self, resource: str) -> list[int]:
+        with self._lock:
+            return [row[0] for row in self._db.execute(f"SELECT id FROM {resource} ORDER BY id")]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._drop_everything()
+
+    def _drop_everything(self) -> None:
+        self._db.executescript("".join(f"DROP TABLE IF EXISTS {name};" for name in (*RESOURCES, "sequences")))
+        self._create_schema()
+
+    def seed(self, seed: int, scale: Scale, overlap: float) -> dict[str, int]:
+        """Reset, then bulk-insert the generated records straight into SQLite and move the sequences past them."""
+        from crm_membercare.sandbox.seeding import generate
+
+        counts = dict.fromkeys(RESOURCES, 0)
+        highest = dict.fromkeys(FIRST_VALUES, 0)
+        with self._lock:
+            self._drop_everything()
+            self._db.execute("BEGIN")
+            try:
+                for resource, chunk in generate("membercare", seed, scale, overlap, self.clock.now()):
+                    self._db.executemany(
+                        f"INSERT INTO {resource} (id, changed_at, external_id, unique_key, body) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [_seed_row(resource, record, highest) for record in chunk],
+                    )
+                    counts[resource] += len(chunk)
+                self._db.executemany(
+                    "UPDATE sequences SET next = MAX(next, ?) WHERE name = ?",
+                    [(value + 1, name) for name, value in highest.items()],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return counts
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _seed_row(resource: str, record: dict, highest: dict[str, int]) -> tuple:
+    """One generated record as a table row; notes the highest numbers seen for the sequences."""
+    key = record_id(resource, record)
+    sequence = "debtor" if resource in DEBTOR_RESOURCES else resource
+    highest[sequence] = max(highest[sequence], key)
+    for address in record.get("addresses") or ():
+        highest["address"] = max(highest["address"], address["id"])
+    if record.get("invoiceNumber") is not None:
+        highest["invoice_number"] = max(highest["invoice_number"], record["invoiceNumber"])
+    body = {k: v for k, v in record.items() if k != "lastChange"}
+    unique_key = record.get("productNumber") if resource == "products" else None
+    return (
+        key,
+        local_to_epoch(record["lastChange"]),
+        record.get("externalId"),
+        unique_key,
+        json.dumps(body, ensure_ascii=False),
+    )
