@@ -1,0 +1,109 @@
+"""Writing the systems' records into the raw tables: one row per id, typed columns plus the raw JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+
+from crm_membercare.engine.raw_schema import RawTable
+from crm_membercare.systems.oslo_time import local_to_utc
+
+
+def change_marker(table: RawTable, record: dict) -> str:
+    return str(record["updated_at"] if table.system == "customcrm" else record["lastChange"])
+
+
+def changed_at(table: RawTable, record: dict) -> datetime | None:
+    """The record's last change as an instant (a MemberCare time in the repeated hour: its first occurrence)."""
+    try:
+        if table.system == "customcrm":
+            return datetime.fromisoformat(record["updated_at"].replace("Z", "+00:00")).astimezone(UTC)
+        return local_to_utc(record["lastChange"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def gone_state(table: RawTable, record: dict) -> str | None:
+    if table.system == "customcrm":
+        return "archived" if record.get("archived") else None
+    return "closed" if record.get("closeDate") else None
+
+
+def record_id(table: RawTable, record: dict) -> str | int:
+    return record[table.id_field]
+
+
+def _row(table: RawTable, record: dict) -> dict:
+    row = {
+        "id": record[table.id_field],
+        "changed_at": changed_at(table, record),
+        "change_marker": change_marker(table, record),
+        "version": record.get("version") if table.system == "customcrm" else None,
+        "external_id": record.get("external_ref" if table.system == "customcrm" else "externalId"),
+        "gone": gone_state(table, record),
+        "raw": json.dumps(record, ensure_ascii=False),
+    }
+    for column, _, field in table.columns:
+        value = record.get(field)
+        row[column] = None if value is None else (value if isinstance(value, bool | int | float) else str(value))
+    return row
+
+
+def upsert_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: list[dict]) -> list:
+    """Store the records (the last copy of an id wins); return the ids that are new or changed.
+
+    A value that does not fit its typed column is stored as NULL there (TRY_CAST) and stays intact in `raw`:
+    one odd record must not stop the extract.
+    """
+    if not records:
+        return []
+    latest = {record[table.id_field]: record for record in records}
+    frame = pd.DataFrame([_row(table, record) for record in latest.values()], dtype=object)
+    typed = ", ".join(f"TRY_CAST({c} AS {t}) AS {c}" for c, t, _ in table.columns)
+    con.register("incoming", frame)
+    try:
+        changed = con.execute(f"""
+            SELECT CAST(i.id AS {table.id_type}) FROM incoming i
+            LEFT JOIN {table.name} t ON t.id = CAST(i.id AS {table.id_type})
+            WHERE t.id IS NULL OR t.change_marker <> i.change_marker OR t.gone IS DISTINCT FROM i.gone
+        """).fetchall()
+        con.execute(f"""
+            INSERT OR REPLACE INTO {table.name} BY NAME
+            SELECT CAST(id AS {table.id_type}) AS id, CAST(changed_at AS TIMESTAMPTZ) AS changed_at,
+                   CAST(change_marker AS VARCHAR) AS change_marker, CAST(version AS BIGINT) AS version,
+                   CAST(external_id AS VARCHAR) AS external_id, CAST(gone AS VARCHAR) AS gone, {typed},
+                   CAST(raw AS JSON) AS raw, now() AS extracted_at
+            FROM incoming
+        """)
+    finally:
+        con.unregister("incoming")
+    return [row[0] for row in changed]
+
+
+def mark_deleted(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> None:
+    if ids:
+        con.execute(f"UPDATE {table.name} SET gone = 'deleted' WHERE id IN (SELECT unnest(?))", [ids])
+
+
+def live_ids(con: duckdb.DuckDBPyConnection, table: RawTable) -> set:
+    return {row[0] for row in con.execute(f"SELECT id FROM {table.name} WHERE gone IS DISTINCT FROM 'deleted'").fetchall()}
+
+
+def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list | None = None) -> dict:
+    """id -> record (as the system last sent it), for the given ids or all."""
+    if ids is None:
+        rows = con.execute(f"SELECT id, raw, gone FROM {table.name}").fetchall()
+    else:
+        rows = con.execute(
+            f"SELECT id, raw, gone FROM {table.name} WHERE id IN (SELECT unnest(?))", [list(ids)]
+        ).fetchall()
+    return {row[0]: _with_gone(json.loads(row[1]), row[2]) for row in rows}
+
+
+def _with_gone(record: dict, gone: str | None) -> dict:
+    if gone == "deleted":
+        record["_deleted"] = True
+    return record

@@ -1,0 +1,151 @@
+"""The DuckDB state file: schemas `crm`, `membercare`, `sync`, created and upgraded by versioned migrations.
+
+One file holds everything. DuckDB allows one writer process, so callers keep connections short-lived and a
+sync run is the only writer (DESIGN Part D).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
+
+
+def _raw_table_ddl(table: RawTable) -> str:
+    typed = ",\n".join(f"    {column} {kind}" for column, kind, _ in table.columns)
+    return f"""
+CREATE TABLE IF NOT EXISTS {table.name} (
+    id {table.id_type} PRIMARY KEY,
+    changed_at TIMESTAMPTZ,          -- the change marker as an instant (UTC)
+    change_marker VARCHAR NOT NULL,  -- updated_at / lastChange exactly as the system sent it
+    version BIGINT,                  -- CustomCRM's version; NULL for MemberCare
+    external_id VARCHAR,             -- external_ref / externalId
+    gone VARCHAR,                    -- NULL while live; 'archived', 'closed' or 'deleted'
+{typed},
+    raw JSON NOT NULL,
+    extracted_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)"""
+
+
+def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in ("crm", "membercare", "sync"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for table in RAW_TABLES:
+        con.execute(_raw_table_ddl(table))
+    con.execute("""
+        CREATE TABLE sync.cursors (
+            system VARCHAR, resource VARCHAR, cursor VARCHAR, ids_checked_at TIMESTAMPTZ,
+            updated_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (system, resource))""")
+    con.execute("""
+        CREATE TABLE sync.dirty (
+            flow VARCHAR, side VARCHAR, record_id VARCHAR, since_cycle BIGINT,
+            PRIMARY KEY (flow, side, record_id))""")
+    con.execute("""
+        CREATE TABLE sync.links (
+            flow VARCHAR NOT NULL,
+            crm_id BIGINT NOT NULL,
+            mc_id VARCHAR NOT NULL,
+            state VARCHAR NOT NULL DEFAULT 'active',  -- 'active' | 'ended'
+            linked_by VARCHAR NOT NULL,               -- 'match' | 'create' | 'external_id'
+            base_crm JSON,                            -- mapped values of the CRM side as last agreed
+            base_mc JSON,                             -- mapped values of the MemberCare side as last agreed
+            crm_marker VARCHAR, mc_marker VARCHAR,    -- the versions the bases were taken from
+            created_at TIMESTAMPTZ DEFAULT now(), updated_at TIMESTAMPTZ DEFAULT now(),
+            ended_at TIMESTAMPTZ, ended_reason VARCHAR,
+            PRIMARY KEY (flow, crm_id))""")
+    con.execute("CREATE SEQUENCE sync.outbox_seq")
+    con.execute("""
+        CREATE TABLE sync.outbox (
+            id BIGINT PRIMARY KEY DEFAULT nextval('sync.outbox_seq'),
+            cycle_id BIGINT, flow VARCHAR NOT NULL,
+            direction VARCHAR NOT NULL,  -- 'to_membercare' | 'to_crm'
+            operation VARCHAR NOT NULL,  -- 'create' | 'update' | 'delete' | 'credit' | 'stamp'
+            crm_id BIGINT, mc_id VARCHAR,
+            payload JSON, fields JSON, based_on VARCHAR,
+            status VARCHAR NOT NULL DEFAULT 'pending',  -- 'pending' | 'waiting' | 'applied' | 'rejected' | 'dropped'
+            attempts INTEGER NOT NULL DEFAULT 0, reason VARCHAR,
+            created_at TIMESTAMPTZ DEFAULT now(), updated_at TIMESTAMPTZ DEFAULT now())""")
+    con.execute("CREATE SEQUENCE sync.event_seq")
+    con.execute("""
+        CREATE TABLE sync.conflicts (
+            id BIGINT PRIMARY KEY DEFAULT nextval('sync.event_seq'), cycle_id BIGINT, flow VARCHAR,
+            crm_id BIGINT, mc_id VARCHAR, field VARCHAR, crm_value JSON, membercare_value JSON,
+            base_value JSON, winner VARCHAR, policy VARCHAR, "at" TIMESTAMPTZ DEFAULT now())""")
+    con.execute("""
+        CREATE TABLE sync.rejects (
+            id BIGINT PRIMARY KEY DEFAULT nextval('sync.event_seq'), cycle_id BIGINT, flow VARCHAR,
+            side VARCHAR, record_id VARCHAR, field VARCHAR, reason VARCHAR, value VARCHAR,
+            open BOOLEAN DEFAULT true, "at" TIMESTAMPTZ DEFAULT now())""")
+    con.execute("""
+        CREATE TABLE sync.ambiguous (
+            flow VARCHAR, side VARCHAR, record_id VARCHAR, match_key VARCHAR, candidates JSON,
+            "at" TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (flow, side, record_id))""")
+    con.execute("""
+        CREATE TABLE sync.breakers (
+            flow VARCHAR PRIMARY KEY, tripped_at TIMESTAMPTZ, destructive INTEGER, threshold INTEGER,
+            acknowledged_at TIMESTAMPTZ)""")
+    con.execute("CREATE SEQUENCE sync.cycle_seq")
+    con.execute("""
+        CREATE TABLE sync.cycles (
+            id BIGINT PRIMARY KEY DEFAULT nextval('sync.cycle_seq'), started_at TIMESTAMPTZ DEFAULT now(),
+            finished_at TIMESTAMPTZ, status VARCHAR DEFAULT 'running', counts JSON)""")
+    con.execute("""
+        CREATE TABLE sync.cycle_flows (
+            cycle_id BIGINT, flow VARCHAR, created INTEGER, updated INTEGER, deleted INTEGER,
+            conflicts INTEGER, rejects INTEGER, pending INTEGER, PRIMARY KEY (cycle_id, flow))""")
+
+
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_migration_1,)
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    con.execute("CREATE SCHEMA IF NOT EXISTS sync")
+    con.execute("CREATE TABLE IF NOT EXISTS sync.schema_version (version INTEGER NOT NULL)")
+    row = con.execute("SELECT max(version) FROM sync.schema_version").fetchone()
+    return row[0] or 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration the file has not seen, each in its own transaction; return the version."""
+    current = schema_version(con)
+    for version, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+        con.execute("BEGIN")
+        try:
+            migration(con)
+            con.execute("INSERT INTO sync.schema_version VALUES (?)", [version])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        current = version
+    return current
+
+
+@contextmanager
+def open_state(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the state file, migrated to the current schema (read-only: as it is)."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        if not read_only:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
