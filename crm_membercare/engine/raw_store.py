@@ -89,7 +89,8 @@ def mark_deleted(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> 
 
 
 def live_ids(con: duckdb.DuckDBPyConnection, table: RawTable) -> set:
-    return {row[0] for row in con.execute(f"SELECT id FROM {table.name} WHERE gone IS DISTINCT FROM 'deleted'").fetchall()}
+    rows = con.execute(f"SELECT id FROM {table.name} WHERE gone IS DISTINCT FROM 'deleted'").fetchall()
+    return {row[0] for row in rows}
 
 
 def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list | None = None) -> dict:

@@ -9,8 +9,8 @@ The walker therefore asks for page 1 again and again, each time `changedAfter` o
 record it saw: a fresh first page cannot be shifted under it. Records of that last second come back and are
 recognised by (id, lastChange). Only when a whole page brings nothing new (more records share one second
 than fit on a page, or the repeated autumn hour sends it back an hour) does it step through further pages of
-that one query; while it does, a record it passed that reappears at a newer version, or a total that
-shrinks, shows that positions shifted, and the pages are walked once more after the end is reached.
+that one query. Positions can then shift under it: a record that reappears at a newer version, or a total
+that shrinks, shows they did, and the stepped-through query is walked once more after the end is reached.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ class ChangeWalker:
         self._fetch = fetch
         self._id_field = id_field
         self._yielded: dict[object, str] = {}  # id -> lastChange already yielded
-        self._walked: dict[object, str | None] = {}  # id -> the query whose later pages yielded it
-        self._suspect: set[str | None] = set()  # queries whose pages may have shifted under us
+        self._totals: dict[str | None, int] = {}  # query -> its totalCount when last asked
+        self._stepped: set[str | None] = set()  # queries whose pages beyond the first we stepped through
+        self._suspect: set[str | None] = set()  # of those, the ones whose pages may have shifted under us
+        self._prune_above = PRUNE_ABOVE
 
     def walk(self, seen_through: str | None) -> Iterator[tuple[list[dict], str | None]]:
         """Yield (new records, cursor after them) until the end of the changes."""
@@ -43,11 +45,20 @@ class ChangeWalker:
             self._suspect = set()
             yield from self._step_through(query, first_page=1, anchor=None)
 
+    def _get(self, query: str | None, page: int) -> dict:
+        body = self._fetch(query, page)
+        total = body.get("totalCount")
+        if isinstance(total, int):
+            if total < self._totals.get(query, total) and query in self._stepped:
+                self._suspect.add(query)  # a hard delete shifted the pages we stepped through
+            self._totals[query] = total
+        return body
+
     def _pass(self, after: str | None) -> Iterator[tuple[list[dict], str | None]]:
         while True:
-            body = self._fetch(after, 1)
+            body = self._get(after, 1)
             fresh, cursor = self._take(body)
-            if cursor is not None:
+            if fresh:
                 yield fresh, cursor
             if body.get("nextPageUrl") is None:
                 return
@@ -65,14 +76,12 @@ class ChangeWalker:
 
         Returns the last cursor when it stopped early, None when it reached the end.
         """
-        page, total = first_page, None
+        page = first_page
+        self._stepped.add(query)
         while True:
-            body = self._fetch(query, page)
-            if total is not None and body.get("totalCount", total) < total:
-                self._suspect.add(query)  # a hard delete shifted the pages
-            total = body.get("totalCount", total)
-            fresh, cursor = self._take(body, walking=True, query=query)
-            if cursor is not None:
+            body = self._get(query, page)
+            fresh, cursor = self._take(body)
+            if fresh:
                 yield fresh, cursor
             if body.get("nextPageUrl") is None:
                 return None
@@ -80,9 +89,7 @@ class ChangeWalker:
                 return cursor
             page += 1
 
-    def _take(
-        self, body: dict, *, walking: bool = False, query: str | None = None
-    ) -> tuple[list[dict], str | None]:
+    def _take(self, body: dict) -> tuple[list[dict], str | None]:
         records = body.get("result") or []
         fresh = []
         for record in records:
@@ -90,14 +97,12 @@ class ChangeWalker:
             previous = self._yielded.get(key)
             if previous == version:
                 continue
-            if previous is not None and key in self._walked:
-                # It moved to the end after we stepped past it: the records behind it shifted forward.
-                self._suspect.add(self._walked[key])
+            if previous is not None:
+                # It changed during the iteration and moved to the end: pages we stepped through shifted.
+                self._suspect.update(self._stepped)
             self._yielded[key] = version
-            if walking:
-                self._walked[key] = query
             fresh.append(record)
-        if len(self._yielded) > PRUNE_ABOVE and records:
+        if len(self._yielded) > self._prune_above and records:
             self._prune(records[-1]["lastChange"])
         return fresh, (records[-1]["lastChange"] if records else None)
 
@@ -105,3 +110,5 @@ class ChangeWalker:
         """Forget records too old to be read again (two hours covers the repeated autumn hour)."""
         horizon = parse_local(step_back(cursor, 7200))
         self._yielded = {k: v for k, v in self._yielded.items() if parse_local(v) >= horizon}
+        # Pruning costs a pass over what is kept: wait until that has doubled before the next one.
+        self._prune_above = max(PRUNE_ABOVE, 2 * len(self._yielded))
