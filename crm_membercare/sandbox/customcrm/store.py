@@ -1,0 +1,215 @@
+"""CustomCRM's persistent store: one SQLite table per resource, each record kept whole as JSON.
+
+Each table holds `(id, updated_ms, external_ref, archived, unique_key, body)`. `updated_ms` (UTC epoch
+milliseconds) orders lists and answers `updated_since`; `external_ref` is UNIQUE across live and archived
+records; `unique_key` is the sku (unique among live products) or the lower-cased email (unique among users).
+SQLite lets NULLs repeat under UNIQUE. One connection, one lock, one transaction at a time: uvicorn runs the
+sync endpoints on a thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from crm_membercare.sandbox.admin import Scale
+from crm_membercare.sandbox.clock import SandboxClock
+from crm_membercare.sandbox.customcrm.fields import NUMBERING, RESOURCES, unique_key
+from crm_membercare.sandbox.customcrm.keyset import Position
+from crm_membercare.sandbox.customcrm.timestamps import epoch_ms, render
+
+FIRST_VALUES = {**dict.fromkeys(RESOURCES, 1), **{field: first for field, _, first in NUMBERING.values()}}
+# A clock set back by more than this is taken at its word; a smaller step back is the same instant, see stamp().
+CLOCK_STEP_BACK_MS = 1000
+
+
+def _schema() -> str:
+    tables = "".join(
+        f"""
+        CREATE TABLE IF NOT EXISTS {name} (
+            id INTEGER PRIMARY KEY, updated_ms INTEGER NOT NULL, external_ref TEXT UNIQUE,
+            archived INTEGER NOT NULL, unique_key TEXT, body TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS {name}_updated ON {name} (updated_ms, id);
+        CREATE UNIQUE INDEX IF NOT EXISTS {name}_unique ON {name} (unique_key)
+            {"WHERE archived = 0" if name == "products" else ""};"""
+        for name in RESOURCES
+    )
+    return tables + "\nCREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+
+
+def _row(resource: str, record: dict, updated_ms: int) -> tuple:
+    return (
+        record["id"],
+        updated_ms,
+        record["external_ref"],
+        int(record["archived"]),
+        unique_key(resource, record),
+        json.dumps(record, ensure_ascii=False),
+    )
+
+
+_INSERT = (
+    "INSERT OR REPLACE INTO {} (id, updated_ms, external_ref, archived, unique_key, body) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+class Transaction:
+    """The reads and writes of one request, inside one SQLite transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, now_ms: int) -> None:
+        self._db = connection
+        self._now_ms = now_ms
+
+    def get(self, resource: str, record_id: int) -> dict | None:
+        row = self._db.execute(f"SELECT body FROM {resource} WHERE id = ?", (record_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def exists(self, resource: str, record_id: int) -> bool:
+        return self._db.execute(f"SELECT 1 FROM {resource} WHERE id = ?", (record_id,)).fetchone() is not None
+
+    def holder_of_external_ref(self, resource: str, external_ref: str) -> int | None:
+        row = self._db.execute(f"SELECT id FROM {resource} WHERE external_ref = ?", (external_ref,)).fetchone()
+        return row[0] if row else None
+
+    def holder_of_unique_key(self, resource: str, key: str) -> int | None:
+        """The live product with this sku, or the user (live or archived) with this email."""
+        live_only = " AND archived = 0" if resource == "products" else ""
+        row = self._db.execute(f"SELECT id FROM {resource} WHERE unique_key = ?{live_only}", (key,)).fetchone()
+        return row[0] if row else None
+
+    def next_value(self, sequence: str) -> int:
+        """Take the next number of `sequence` (a resource's ids, order numbers, quote numbers)."""
+        (value,) = self._db.execute("SELECT next FROM sequences WHERE name = ?", (sequence,)).fetchone()
+        self._db.execute("UPDATE sequences SET next = ? WHERE name = ?", (value + 1, sequence))
+        return value
+
+    def stamp(self, resource: str) -> int:
+        """The write's instant: now, but always after the newest record of the resource.
+
+        Two writes in the same millisecond would otherwise share `updated_at`, and one with a lower id could
+        land behind a cursor already handed out for that millisecond and be skipped by a keyset iteration.
+        """
+        (newest,) = self._db.execute(f"SELECT MAX(updated_ms) FROM {resource}").fetchone()
+        if newest is not None and newest - CLOCK_STEP_BACK_MS < self._now_ms <= newest:
+            return newest + 1
+        return self._now_ms
+
+    def write(self, resource: str, record: dict) -> dict:
+        """Insert or replace `record`, stamping `updated_at` (and `created_at` on a new one); return it."""
+        updated_ms = self.stamp(resource)
+        stamped = {**record, "updated_at": render(updated_ms)}
+        stamped.setdefault("created_at", stamped["updated_at"])
+        self._db.execute(_INSERT.format(resource), _row(resource, stamped, updated_ms))
+        return stamped
+
+
+class CustomCrmStore:
+    def __init__(self, db_path: Path, clock: SandboxClock) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._create_schema()
+
+    def _create_schema(self) -> None:
+        self._db.executescript(_schema())
+        self._db.executemany("INSERT OR IGNORE INTO sequences (name, next) VALUES (?, ?)", FIRST_VALUES.items())
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._db, epoch_ms(self.clock.now()))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def get(self, resource: str, record_id: int) -> dict | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT body FROM {resource} WHERE id = ?", (record_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def page(
+        self, resource: str, *, since_ms: int | None, after: Position | None, include_archived: bool,
+        external_ref: str | None, limit: int,
+    ) -> tuple[list[dict], Position | None]:
+        """Up to `limit` records ascending by (updated_ms, id) past `after`, and the position to go on from
+        when more exist right now (None when this page is the last)."""
+        where, params = [], []
+        if since_ms is not None:
+            where.append("updated_ms >= ?")
+            params.append(since_ms)
+        if after is not None:
+            where.append("(updated_ms, id) > (?, ?)")
+            params += [after.updated_ms, after.record_id]
+        if not include_archived:
+            where.append("archived = 0")
+        if external_ref is not None:
+            where.append("external_ref = ?")
+            params.append(external_ref)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT updated_ms, id, body FROM {resource} {clause} ORDER BY updated_ms, id LIMIT ?",
+                [*params, limit + 1],
+            ).fetchall()
+        records = [json.loads(body) for _, _, body in rows[:limit]]
+        more = len(rows) > limit
+        return records, Position(rows[limit - 1][0], rows[limit - 1][1]) if more else None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._drop_everything()
+
+    def _drop_everything(self) -> None:
+        self._db.executescript("".join(f"DROP TABLE IF EXISTS {name};" for name in (*RESOURCES, "sequences")))
+        self._create_schema()
+
+    def seed(self, seed: int, scale: Scale, overlap: float) -> dict[str, int]:
+        """Reset, then bulk-insert the generated records straight into SQLite and move the sequences past them."""
+        from crm_membercare.sandbox.seeding import generate
+
+        counts = dict.fromkeys(RESOURCES, 0)
+        highest = {name: first - 1 for name, first in FIRST_VALUES.items()}
+        with self._lock:
+            self._drop_everything()
+            self._db.execute("BEGIN")
+            try:
+                for resource, chunk in generate("customcrm", seed, scale, overlap, self.clock.now()):
+                    self._db.executemany(_INSERT.format(resource), [_seed_row(resource, r, highest) for r in chunk])
+                    counts[resource] += len(chunk)
+                self._db.executemany(
+                    "UPDATE sequences SET next = ? WHERE name = ?",
+                    [(value + 1, name) for name, value in highest.items()],
+                )
+            except sqlite3.IntegrityError as error:
+                self._db.execute("ROLLBACK")
+                raise ValueError(f"generated records break a uniqueness rule: {error}") from error
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return counts
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _seed_row(resource: str, record: dict, highest: dict[str, int]) -> tuple:
+    """One generated record as a table row; notes the highest id and document number for the sequences."""
+    highest[resource] = max(highest[resource], record["id"])
+    if resource in NUMBERING:
+        field, prefix, _ = NUMBERING[resource]
+        highest[field] = max(highest[field], int(record[field].removeprefix(prefix)))
+    return _row(resource, record, epoch_ms(datetime.fromisoformat(record["updated_at"])))
