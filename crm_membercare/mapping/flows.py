@@ -40,10 +40,11 @@ from crm_membercare.mapping.transforms import (
     COUNTRY,
     CURRENCY,
     DATE,
-    DECIMAL,
     DIGITS,
     EMAIL,
     MONEY,
+    QUANTITY,
+    RATE,
     TEXT,
     URL,
     Codec,
@@ -215,11 +216,11 @@ def _invoice_rows(number_field: str, date_field: str, due_field: str, status: En
     lines = Items("lines", "invoiceItems", (
         ItemField("product_id", "productId", "reference (Products, through products_products)",
                   ReferenceCodec(through="products_products")),
-        ItemField("description", "description", "string", TEXT),
-        ItemField("quantity", "quantity", "decimal", DECIMAL),
-        ItemField("unit_price", "unitPrice", "decimal (2 places)", MONEY),
-        ItemField("discount_percent", "discountPercent", "decimal", DECIMAL),
-        ItemField("vat_rate", "vatRate", "decimal", DECIMAL),
+        ItemField("description", "description", "string", TEXT, required=True),
+        ItemField("quantity", "quantity", "decimal", QUANTITY, required=True),
+        ItemField("unit_price", "unitPrice", "decimal (2 places)", MONEY, required=True),
+        ItemField("discount_percent", "discountPercent", "decimal", RATE),
+        ItemField("vat_rate", "vatRate", "decimal", RATE),
     ))
     return (
         _row(number_field, Field("orderReference"), "string", direction="to_membercare"),
@@ -280,7 +281,7 @@ PRODUCTS = Flow(
         _row("description", Field("description"), "string"),
         _row("price", Field("price"), "decimal (2 places)", MONEY, required=True),
         _row("currency", Field("currency"), "string (ISO 4217)", CURRENCY),
-        _row("vat_rate", Field("vatRate"), "decimal", DECIMAL),
+        _row("vat_rate", Field("vatRate"), "decimal", RATE),
         _enum_row("unit", Field("unit"), PRODUCT_UNIT),
         _row("active", Field("active"), "boolean", BOOL),
     ),
@@ -360,7 +361,9 @@ USERS = Flow(
             direction="to_membercare", lossy=True, crm_label='first_name + " " + last_name',
             lossy_note="the CRM's name parts are joined; MemberCare's text is never split back",
         ),
-        _row("email", Field("ourReferenceEmail"), "string (email)", EMAIL, direction="to_membercare"),
+        _row("email", Field("ourReferenceEmail"), "string (email)", EMAIL, direction="to_membercare",
+             note="a MemberCare edit of it moves the order or quote to the user with that email (see above); "
+                  "the user's own email is never changed from MemberCare"),
     ),
 )
 

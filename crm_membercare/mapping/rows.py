@@ -14,14 +14,18 @@ title is carried only with a company; an invoice's contact person only under a c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from crm_membercare.mapping.links import MappingContext
 from crm_membercare.mapping.paths import McPath
 from crm_membercare.mapping.problems import MissingLink, ValueProblem
-from crm_membercare.mapping.transforms import Codec, canonical_text
+from crm_membercare.mapping.transforms import TEXT, Codec, canonical_text
+
+REFERENCE = Codec(kind="reference")
+LIST = Codec(kind="list")
+LIST_ITEM = Codec(kind="object")
 
 Direction = Literal["both", "to_membercare", "to_crm"]
 
@@ -47,6 +51,22 @@ class RowTransform(Protocol):
     def canonical(self, value: Any) -> Any: ...
 
     def agrees(self, crm_value: Any, mc_value: Any) -> bool: ...
+
+    def raw_crm(self, record: Mapping[str, Any]) -> list[RawValue]: ...
+
+    def raw_mc(self, record: Mapping[str, Any]) -> list[RawValue]: ...
+
+
+MISSING = object()  # a field absent from a payload (a PATCH body names only what it changes)
+
+
+@dataclass(frozen=True)
+class RawValue:
+    """A value as it stands in a payload, for validation: where (`subfield` of the row), how typed, what."""
+
+    subfield: str
+    codec: Codec
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,12 @@ class Simple:
 
     def agrees(self, crm_value: Any, mc_value: Any) -> bool:
         return self.codec.agrees(crm_value, mc_value)
+
+    def raw_crm(self, record: Mapping[str, Any]) -> list[RawValue]:
+        return [RawValue("", self.codec, record.get(self.crm_field, MISSING))]
+
+    def raw_mc(self, record: Mapping[str, Any]) -> list[RawValue]:
+        return [RawValue("", self.codec, self.mc.get(record))]
 
 
 @dataclass(frozen=True)
@@ -170,6 +196,14 @@ class Debtor:
     def agrees(self, crm_value: Any, mc_value: Any) -> bool:
         return crm_value == mc_value
 
+    def raw_crm(self, record: Mapping[str, Any]) -> list[RawValue]:
+        present = [record[o.crm_field] for o in self.options if o.crm_field in record]
+        chosen = next((v for v in present if v is not None), None if present else MISSING)
+        return [RawValue("", REFERENCE, chosen)]
+
+    def raw_mc(self, record: Mapping[str, Any]) -> list[RawValue]:
+        return [RawValue("", REFERENCE, self.mc.get(record))]
+
 
 @dataclass(frozen=True)
 class CompanyContact(Simple):
@@ -200,6 +234,7 @@ class ItemField:
     mc_key: str
     mc_type: str
     codec: Codec
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,6 +284,27 @@ class Items:
     def agrees(self, crm_value: Any, mc_value: Any) -> bool:
         return self.canonical(crm_value) == self.canonical(mc_value)
 
+    def _raw(self, items: Any, key: Callable[[ItemField], str]) -> list[RawValue]:
+        if items is MISSING or items is None:
+            return [RawValue("", LIST, items)]
+        if not isinstance(items, list):
+            return [RawValue("", LIST, items)]
+        raw = []
+        for index, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raw.append(RawValue(f"[{index}]", LIST_ITEM, item))
+                continue
+            for field in self.fields:
+                value = item.get(key(field), MISSING if field.required else None)
+                raw.append(RawValue(f"[{index}].{field.crm_key}", field.codec, value))
+        return raw
+
+    def raw_crm(self, record: Mapping[str, Any]) -> list[RawValue]:
+        return self._raw(record.get(self.crm_field, MISSING), lambda f: f.crm_key)
+
+    def raw_mc(self, record: Mapping[str, Any]) -> list[RawValue]:
+        return self._raw(record.get(self.mc_field), lambda f: f.mc_key)
+
 
 @dataclass(frozen=True)
 class JoinedText:
@@ -275,6 +331,12 @@ class JoinedText:
     def agrees(self, crm_value: Any, mc_value: Any) -> bool:
         return canonical_text(crm_value) == canonical_text(mc_value)
 
+    def raw_crm(self, record: Mapping[str, Any]) -> list[RawValue]:
+        return [RawValue(f".{f}", TEXT, record.get(f, MISSING)) for f in self.crm_fields]
+
+    def raw_mc(self, record: Mapping[str, Any]) -> list[RawValue]:
+        return [RawValue("", TEXT, self.mc.get(record))]
+
 
 @dataclass(frozen=True)
 class PropertyRow:
@@ -282,8 +344,9 @@ class PropertyRow:
 
     `direction` "to_membercare" marks a row the CRM alone decides (a server-assigned order number, a user's
     name): it is read on both sides but written only to MemberCare, so the engine overwrites a MemberCare
-    edit of it. `lossy_note` says, for a lossy row, what a round trip gives instead. `required` rows must
-    have a value on both sides. `references` names the flows whose links the row translates through.
+    edit of it (`note`, when set, tells the document what happens instead). `lossy_note` says, for a lossy
+    row, what a round trip gives instead. `required` rows must have a value on both sides. `references`
+    names the flows whose links the row translates through.
     """
 
     key: str
@@ -297,6 +360,7 @@ class PropertyRow:
     references: tuple[str, ...] = ()
     required: bool = False
     crm_label: str = ""
+    note: str = ""
     items: tuple[DocRow, ...] = ()
 
     def doc_rows(self) -> tuple[DocRow, ...]:

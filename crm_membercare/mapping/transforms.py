@@ -153,10 +153,17 @@ class CountryCodec(Codec):
 
 @dataclass(frozen=True)
 class DecimalCodec(Codec):
-    """Exact decimals: JSON numbers on both sides, common form a string ("1.5"; money "0.30")."""
+    """Exact decimals: JSON numbers on both sides, common form a string ("1.5"; money "0.30").
+
+    `places`, `minimum` and `maximum` are what validation holds a value to (MemberCare takes money and
+    rates with at most two decimals).
+    """
 
     kind: str = "decimal"
     money: bool = False
+    places: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
 
     def _text(self, raw: Any) -> Any:
         if raw is None:
@@ -280,5 +287,6 @@ CURRENCY = Codec(kind="currency")
 BOOL = BoolCodec()
 DATE = DateCodec()
 COUNTRY = CountryCodec()
-MONEY = DecimalCodec(money=True)
-DECIMAL = DecimalCodec()
+MONEY = DecimalCodec(money=True, places=2)
+RATE = DecimalCodec(places=2, minimum=0, maximum=100)
+QUANTITY = DecimalCodec(minimum=0)
