@@ -382,3 +382,38 @@ def test_reset_empties_the_store(api, admin):
     assert admin.post("/reset").status_code == 200
     assert api.get("/persons/ids").json() == {"result": []}
     assert person(api)["debtorAccountNumber"] == "10001"
+
+
+def test_seed_loads_the_generated_records_as_get_returns_them(api, admin):
+    seeding = pytest.importorskip("crm_membercare.sandbox.seeding")
+    if not hasattr(seeding, "generate"):
+        pytest.skip("the seeding module is not there yet")
+    now = datetime(2026, 11, 27, 8, 0, 0, tzinfo=UTC)
+    set_clock(admin, now)
+    answer = admin.post("/seed", json={"seed": 7, "scale": "small", "overlap": 0.5})
+    assert answer.status_code == 200, answer.text
+    counts = answer.json()["seeded"]
+    assert set(counts) == {"companies", "persons", "products", "invoices"} and all(counts.values())
+
+    expected = {resource: chunk[0] for resource, chunk in reversed(list(
+        seeding.generate("membercare", 7, "small", 0.5, now)))}
+    for resource, record in expected.items():
+        key = record["debtorAccountNumber"] if resource in ("persons", "companies") else record["id"]
+        assert api.get(f"/{resource}/{key}").json() == record
+        assert len(api.get(f"/{resource}/ids").json()["result"]) == counts[resource]
+        assert api.get(f"/{resource}", params={"pageSize": 1}).json()["totalCount"] == counts[resource]
+        # seeded data passes the server's own validation: a record PUT back as read is accepted
+        for stored in api.get(f"/{resource}", params={"pageSize": 20}).json()["result"]:
+            key = stored["debtorAccountNumber"] if resource in ("persons", "companies") else stored["id"]
+            again = api.put(f"/{resource}/{key}", json=stored)
+            assert again.status_code == 200, (resource, again.text)
+
+    # the sequences continue past the seeded numbers
+    debtors = [int(n) for res in ("persons", "companies") for n in api.get(f"/{res}/ids").json()["result"]]
+    assert int(person(api)["debtorAccountNumber"]) == max(debtors) + 1
+    assert product(api, "NEW-1")["id"] == max(api.get("/products/ids").json()["result"])
+    seeded_numbers = [i["invoiceNumber"] for i in api.get("/invoices", params={"pageSize": 500}).json()["result"]]
+    debtor = api.get("/persons/ids").json()["result"][0]
+    invoice = created(api, "invoices", {"debtorAccountNumber": debtor, "invoiceDate": "2026-11-27T00:00:00",
+                                        "currency": "NOK", "status": "Sent"})
+    assert invoice["invoiceNumber"] > max(n for n in seeded_numbers if n is not None)

@@ -31,7 +31,7 @@ def parse_local(text: str) -> datetime | None:
     if not isinstance(text, str) or not _LOCAL_DATETIME.match(text):
         return None
     try:
-        return datetime.strptime(text, LOCAL_FORMAT)
+        return datetime.fromisoformat(text)
     except ValueError:
         return None
 

@@ -21,6 +21,7 @@ from crm_membercare.sandbox.membercare.oslo_time import epoch_seconds, local_to_
 
 RESOURCES = ("companies", "persons", "products", "invoices")
 DEBTOR_RESOURCES = frozenset({"companies", "persons"})
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 FIRST_VALUES = {"debtor": 10001, "products": 1, "invoices": 1, "invoice_number": 1, "address": 1}
 
 
@@ -72,7 +73,7 @@ class Transaction:
     def write(self, resource: str, record: dict, unique_key: str | None = None) -> dict:
         """Insert or replace `record` (without `lastChange`), stamped now; return it as GET shows it."""
         body = {k: v for k, v in record.items() if k != "lastChange"}
-        text = json.dumps(body, ensure_ascii=False)
+        text = _to_json(body)
         self._db.execute(
             f"INSERT OR REPLACE INTO {resource} (id, changed_at, external_id, unique_key, body) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -202,5 +203,5 @@ def _seed_row(resource: str, record: dict, highest: dict[str, int]) -> tuple:
         local_to_epoch(record["lastChange"]),
         record.get("externalId"),
         unique_key,
-        json.dumps(body, ensure_ascii=False),
+        _to_json(body),
     )
