@@ -46,6 +46,13 @@ def _schema() -> str:
     return tables + "\nCREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);"
 
 
+def _table(resource: str) -> str:
+    """The table of a resource; table names cannot be SQL parameters, so only known names get through."""
+    if resource not in RESOURCES:
+        raise ValueError(f"unknown resource {resource!r}")
+    return resource
+
+
 def _rendered(changed_at: int, body: str) -> dict:
     record = json.loads(body)
     record["lastChange"] = render_local(changed_at)
@@ -60,29 +67,31 @@ class Transaction:
         self.now = now
 
     def get(self, resource: str, key: int) -> dict | None:
-        row = self._db.execute(f"SELECT changed_at, body FROM {resource} WHERE id = ?", (key,)).fetchone()
+        row = self._db.execute(f"SELECT changed_at, body FROM {_table(resource)} WHERE id = ?", (key,)).fetchone()
         return _rendered(*row) if row else None
 
     def exists(self, resource: str, key: int) -> bool:
-        return self._db.execute(f"SELECT 1 FROM {resource} WHERE id = ?", (key,)).fetchone() is not None
+        return self._db.execute(f"SELECT 1 FROM {_table(resource)} WHERE id = ?", (key,)).fetchone() is not None
 
     def unique_key_owner(self, resource: str, unique_key: str) -> int | None:
-        row = self._db.execute(f"SELECT id FROM {resource} WHERE unique_key = ?", (unique_key,)).fetchone()
+        row = self._db.execute(f"SELECT id FROM {_table(resource)} WHERE unique_key = ?", (unique_key,)).fetchone()
         return row[0] if row else None
 
     def write(self, resource: str, record: dict, unique_key: str | None = None) -> dict:
         """Insert or replace `record` (without `lastChange`), stamped now; return it as GET shows it."""
         body = {k: v for k, v in record.items() if k != "lastChange"}
         text = _to_json(body)
+        # An upsert, not INSERT OR REPLACE: a clash on unique_key must fail, never delete the other row.
         self._db.execute(
-            f"INSERT OR REPLACE INTO {resource} (id, changed_at, external_id, unique_key, body) "
-            "VALUES (?, ?, ?, ?, ?)",
+            f"INSERT INTO {_table(resource)} (id, changed_at, external_id, unique_key, body) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET changed_at = excluded.changed_at, "
+            "external_id = excluded.external_id, unique_key = excluded.unique_key, body = excluded.body",
             (record_id(resource, body), self.now, body.get("externalId"), unique_key, text),
         )
         return _rendered(self.now, text)
 
     def delete(self, resource: str, key: int) -> None:
-        self._db.execute(f"DELETE FROM {resource} WHERE id = ?", (key,))
+        self._db.execute(f"DELETE FROM {_table(resource)} WHERE id = ?", (key,))
 
     def next_value(self, sequence: str) -> int:
         """Take the next number of `sequence` (debtor numbers, ids, invoice numbers, address ids)."""
@@ -136,16 +145,16 @@ class MemberCareStore:
             params.append(external_id)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
-            (total,) = self._db.execute(f"SELECT COUNT(*) FROM {resource} {clause}", params).fetchone()
+            (total,) = self._db.execute(f"SELECT COUNT(*) FROM {_table(resource)} {clause}", params).fetchone()
             rows = self._db.execute(
-                f"SELECT changed_at, body FROM {resource} {clause} ORDER BY changed_at, id LIMIT ? OFFSET ?",
+                f"SELECT changed_at, body FROM {_table(resource)} {clause} ORDER BY changed_at, id LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             ).fetchall()
         return total, [_rendered(*row) for row in rows]
 
     def ids(self, resource: str) -> list[int]:
         with self._lock:
-            return [row[0] for row in self._db.execute(f"SELECT id FROM {resource} ORDER BY id")]
+            return [row[0] for row in self._db.execute(f"SELECT id FROM {_table(resource)} ORDER BY id")]
 
     def reset(self) -> None:
         with self._lock:
@@ -167,7 +176,7 @@ class MemberCareStore:
             try:
                 for resource, chunk in generate("membercare", seed, scale, overlap, self.clock.now()):
                     self._db.executemany(
-                        f"INSERT INTO {resource} (id, changed_at, external_id, unique_key, body) "
+                        f"INSERT INTO {_table(resource)} (id, changed_at, external_id, unique_key, body) "
                         "VALUES (?, ?, ?, ?, ?)",
                         [_seed_row(resource, record, highest) for record in chunk],
                     )
