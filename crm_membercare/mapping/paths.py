@@ -105,19 +105,29 @@ class AddressField:
             addresses.append(_empty_address())
         node = addresses[0]
         *parents, leaf = self.keys
-        if value is None and parents:
-            # An empty nested value clears its whole object only for a one-field object ({"id": ...}).
-            holder = node.get(parents[0])
-            if isinstance(holder, Mapping) and set(holder) <= {leaf}:
-                node[parents[0]] = None
-                record["addresses"] = addresses
-                return
-        for key in parents:
-            child = node.get(key)
-            node[key] = dict(child) if isinstance(child, Mapping) else {}
-            node = node[key]
-        node[leaf] = value
+        if value is None:
+            self._clear(node, parents, leaf)
+        else:
+            for key in parents:
+                child = node.get(key)
+                node[key] = dict(child) if isinstance(child, Mapping) else {}
+                node = node[key]
+            node[leaf] = value
         record["addresses"] = addresses
+
+    @staticmethod
+    def _clear(node: dict[str, Any], parents: list[str], leaf: str) -> None:
+        """Empty a nested value; an object holding nothing else ({"id": 160}) becomes null as a whole."""
+        if not parents:
+            node[leaf] = None
+            return
+        holder = node.get(parents[0])
+        if not isinstance(holder, Mapping):
+            return
+        if set(holder) <= {leaf}:
+            node[parents[0]] = None
+        else:
+            node[parents[0]] = {**holder, leaf: None}
 
 
 @dataclass(frozen=True)

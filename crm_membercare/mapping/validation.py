@@ -29,7 +29,7 @@ from crm_membercare.mapping.problems import FieldProblem, MappingRejected
 from crm_membercare.mapping.rows import MISSING, RawValue
 from crm_membercare.mapping.transforms import DecimalCodec, EnumCodec
 
-MAX_TEXT_LENGTH = 10_000
+MAX_TEXT_LENGTH = 4000
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ALPHA2 = re.compile(r"^[A-Z]{2}$")
