@@ -1,0 +1,51 @@
+"""Deterministic seed data for both sandboxes (the interface in briefs/seed_shapes.md).
+
+`generate` is pure: the same (system, seed, scale, overlap, now) always gives the same records, and the records
+the two systems share (DESIGN A3 "Seed overlap") come out identical under the Part B mapping whichever system is
+generated, alone or both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Literal
+
+from crm_membercare.sandbox.seeding.customcrm import customcrm_records
+from crm_membercare.sandbox.seeding.layout import Scale, plan_layout
+from crm_membercare.sandbox.seeding.membercare import membercare_records
+from crm_membercare.sandbox.seeding.pools import build_pools
+from crm_membercare.sandbox.seeding.world import SideWorld
+
+__all__ = ["CHUNK_SIZE", "Scale", "generate"]
+
+CHUNK_SIZE = 10_000
+_RENDERERS = {"customcrm": customcrm_records, "membercare": membercare_records}
+
+
+def generate(
+    system: Literal["customcrm", "membercare"], seed: int, scale: Scale, overlap: float, now: datetime,
+) -> Iterator[tuple[str, list[dict]]]:
+    """Yield `(resource, chunk)` with chunks of at most CHUNK_SIZE API-shaped records, in dependency order.
+
+    Arguments are checked before the first record is made (ValueError), so a bad request fails fast.
+    """
+    if system not in _RENDERERS:
+        raise ValueError(f"unknown system {system!r}")
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    layout = plan_layout(seed, scale, overlap)
+    world = SideWorld(layout, system, build_pools(seed), now)
+    return _chunked(_RENDERERS[system](world))
+
+
+def _chunked(records: Iterator[tuple[str, dict]]) -> Iterator[tuple[str, list[dict]]]:
+    resource, chunk = None, []
+    for name, record in records:
+        if name != resource or len(chunk) == CHUNK_SIZE:
+            if chunk:
+                yield resource, chunk
+            resource, chunk = name, []
+        chunk.append(record)
+    if chunk:
+        yield resource, chunk
