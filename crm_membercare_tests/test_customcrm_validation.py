@@ -50,6 +50,7 @@ BAD_BODIES = [
     ("contacts", {"first_name": "Kari", "last_name": "N", "customer_id": 99}, ("body", "customer_id")),
     ("contacts", {"first_name": "Kari", "last_name": "N", "customer_id": "1"}, ("body", "customer_id")),
     ("contacts", {"first_name": "Kari", "last_name": "N", "owner_id": 5}, ("body", "owner_id")),
+    ("contacts", {"first_name": "Kari", "last_name": "N", "owner_id": 2**70}, ("body", "owner_id")),
     ("contacts", {"first_name": "Kari", "last_name": "N", "favourite_colour": "blå"}, ("body", "favourite_colour")),
     ("customers", {"name": "X", "customer_type": "cooperative"}, ("body", "customer_type")),
     ("customers", {"name": "X", "org_number": "923 609 016"}, ("body", "org_number")),
@@ -117,3 +118,21 @@ def test_money_with_two_decimals_and_integers_is_accepted(api):
     for price in (0, 10, 10.5, 10.25, 1999999.99):
         response = api.post("/products", json={**PRODUCT, "sku": f"P-{price}", "price": price})
         assert response.status_code == 201 and response.json()["price"] == price
+
+
+def test_text_that_is_not_valid_unicode_is_422(api):
+    raw = b'{"name": "Fjord \\ud800 AS"}'
+    response = api.post("/customers", content=raw, headers={"Content-Type": "application/json"})
+    assert ("body", "name") in problems(response)
+
+
+def test_a_ten_megabyte_string_is_stored_as_typed(api):
+    title = "å" * 10_000_000
+    response = api.post("/contacts", json={"first_name": "Lang", "last_name": "Tittel", "title": title})
+    assert response.status_code == 201
+    assert api.get(f"/contacts/{response.json()['id']}").json()["title"] == title
+
+
+def test_an_id_too_large_for_the_store_is_404(api):
+    assert api.get(f"/customers/{2**70}").status_code == 404
+    assert api.delete(f"/customers/{2**70}").status_code == 404

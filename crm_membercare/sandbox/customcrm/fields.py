@@ -50,6 +50,8 @@ READ_ONLY = {
 # Document numbers: the field, its prefix, and the sequence's first value ("SO-10001", "Q-1001").
 NUMBERING = {"orders": ("order_number", "SO-", 10001), "quotes": ("quote_number", "Q-", 1001)}
 
+MAX_ID = 2**63 - 1  # SQLite's largest INTEGER: a bigger id cannot name a record
+
 DEFAULT_VAT_RATE = 25  # the Norwegian standard rate, for a client that leaves it out
 
 LINE_FIELDS: dict[str, Field] = {

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 
 from crm_membercare.sandbox.customcrm import keyset
 from crm_membercare.sandbox.customcrm.errors import CrmError, FieldProblem, ValidationFailed, conflict, not_found
-from crm_membercare.sandbox.customcrm.fields import DOCUMENTS, FIELDS, LINE_TOTAL_KEYS, NUMBERING, unique_key
+from crm_membercare.sandbox.customcrm.fields import (
+    DOCUMENTS,
+    FIELDS,
+    LINE_TOTAL_KEYS,
+    MAX_ID,
+    NUMBERING,
+    unique_key,
+)
 from crm_membercare.sandbox.customcrm.store import CustomCrmStore, Transaction
 from crm_membercare.sandbox.customcrm.validation import check_parties, writable_values
 from crm_membercare.sandbox.money import document_total
@@ -57,7 +64,7 @@ class CrmService:
         return Page(records, keyset.encode(more) if more else None)
 
     def get(self, resource: str, record_id: int) -> dict:
-        record = self.store.get(resource, record_id)
+        record = self.store.get(resource, record_id) if record_id <= MAX_ID else None
         if record is None:
             raise not_found(resource, record_id)
         return record
@@ -91,17 +98,20 @@ class CrmService:
     def archive(self, resource: str, record_id: int) -> None:
         """Soft delete; archiving an archived record again changes nothing."""
         with self.store.transaction() as tx:
-            current = tx.get(resource, record_id)
-            if current is None:
-                raise not_found(resource, record_id)
+            current = _existing(tx, resource, record_id)
             if not current["archived"]:
                 tx.write(resource, {**current, "archived": True, "version": current["version"] + 1})
 
 
-def _live(tx: Transaction, resource: str, record_id: int) -> dict:
-    record = tx.get(resource, record_id)
+def _existing(tx: Transaction, resource: str, record_id: int) -> dict:
+    record = tx.get(resource, record_id) if record_id <= MAX_ID else None
     if record is None:
         raise not_found(resource, record_id)
+    return record
+
+
+def _live(tx: Transaction, resource: str, record_id: int) -> dict:
+    record = _existing(tx, resource, record_id)
     if record["archived"]:
         raise conflict(f"{resource} {record_id} is archived; archiving is final")
     return record

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from crm_membercare.sandbox.customcrm.errors import FieldProblem, ValidationFailed
-from crm_membercare.sandbox.customcrm.fields import DOCUMENTS, FIELDS, LINE_FIELDS, Field, read_only
+from crm_membercare.sandbox.customcrm.fields import DOCUMENTS, FIELDS, LINE_FIELDS, MAX_ID, Field, read_only
 from crm_membercare.sandbox.money import has_at_most_two_decimals
 
 Loc = tuple[str | int, ...]
@@ -32,13 +32,20 @@ def _is_number(value: Any) -> bool:
 
 
 def _text(value: Any) -> Problem | None:
-    return None if isinstance(value, str) else ("must be a string", "string_type")
+    if not isinstance(value, str):
+        return "must be a string", "string_type"
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate from a "\ud800" escape: no store or answer can hold it
+        return "is not valid Unicode text", "string_unicode"
+    return None
 
 
 def _matching(pattern: re.Pattern[str], message: str) -> Callable[[Any], Problem | None]:
     def check(value: Any) -> Problem | None:
-        if not isinstance(value, str):
-            return "must be a string", "string_type"
+        problem = _text(value)
+        if problem:
+            return problem
         return None if pattern.fullmatch(value) else (message, "format")
 
     return check
@@ -75,7 +82,7 @@ def _percent(value: Any) -> Problem | None:
 
 
 def _ref(value: Any) -> Problem | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
         return None
     return "must be a record id (a positive integer)", "int_type"
 
