@@ -17,6 +17,11 @@ CRM, MEMBERCARE = "crm", "membercare"
 POLICIES = ("newest", "crm", "membercare")
 
 Equal = Callable[[str, Any, Any], bool]
+Canonical = Callable[[str, Any], Any]
+
+
+def _as_is(_field: str, value: Any) -> Any:
+    return value
 
 
 def is_empty(value: Any) -> bool:
@@ -63,6 +68,7 @@ def merge_pair(
     base_mc: Mapping[str, Any] | None,
     *,
     equal: Equal,
+    canonical: Canonical = _as_is,
     policy: str = "newest",
     crm_changed_at: datetime | None = None,
     mc_changed_at: datetime | None = None,
@@ -74,6 +80,8 @@ def merge_pair(
     - both changed to different values: a conflict; a filled value beats an empty one, otherwise the policy
       decides; either way the conflict is reported;
     - no base yet (first link): every differing field is treated as changed on both sides.
+
+    Bases hold canonical values; `canonical(field, value)` puts a current value in that form.
     """
     to_mc: dict[str, Any] = {}
     to_crm: dict[str, Any] = {}
@@ -83,8 +91,8 @@ def merge_pair(
         c, m = crm_now.get(name), mc_now.get(name)
         if equal(name, c, m):
             continue
-        crm_changed = base_crm is None or c != base_crm.get(name)
-        mc_changed = base_mc is None or m != base_mc.get(name)
+        crm_changed = base_crm is None or canonical(name, c) != base_crm.get(name)
+        mc_changed = base_mc is None or canonical(name, m) != base_mc.get(name)
         if crm_changed and not mc_changed:
             to_mc[name] = c
         elif mc_changed and not crm_changed:

@@ -56,7 +56,7 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
             crm_marker VARCHAR, mc_marker VARCHAR,    -- the versions the bases were taken from
             created_at TIMESTAMPTZ DEFAULT now(), updated_at TIMESTAMPTZ DEFAULT now(),
             ended_at TIMESTAMPTZ, ended_reason VARCHAR,
-            PRIMARY KEY (flow, crm_id))""")
+            PRIMARY KEY (flow, crm_id, mc_id))""")
     con.execute("CREATE SEQUENCE sync.outbox_seq")
     con.execute("""
         CREATE TABLE sync.outbox (

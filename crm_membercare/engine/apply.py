@@ -1,0 +1,310 @@
+"""The executor: carries out the outbox's operations over HTTP and records what happened (DESIGN C5-C8, C11).
+
+HTTP runs on a bounded pool of worker threads; DuckDB is written only by the calling thread, one
+transaction per batch: what a write returned, the link and its bases, and the outbox row's new status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from crm_membercare.engine import invoice_lifecycle, outbox
+from crm_membercare.engine.extract import mark_dirty
+from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity
+from crm_membercare.engine.links import Link, LinkIndex, end_link, save_link, update_bases
+from crm_membercare.engine.operations import (
+    CREATE,
+    CRM_SIDE,
+    DELETE,
+    MC_SIDE,
+    TO_CRM,
+    TO_MEMBERCARE,
+    UPDATE,
+    Operation,
+    Reject,
+)
+from crm_membercare.engine.plan import canonical
+from crm_membercare.engine.raw_schema import raw_table
+from crm_membercare.engine.raw_store import mark_deleted, upsert_records
+from crm_membercare.engine.records import record_rejects
+from crm_membercare.engine.state import transaction
+from crm_membercare.mapping.convert import apply_common_to_mc, common_to_crm_patch, crm_to_common, mc_to_common
+from crm_membercare.mapping.flows import Flow
+from crm_membercare.mapping.links import MappingContext
+from crm_membercare.mapping.problems import MappingError, MappingRejected, UnresolvedReference
+from crm_membercare.systems import (
+    Conflict,
+    CustomCrmClient,
+    MemberCareClient,
+    NotFound,
+    OutcomeUnknown,
+    PermanentError,
+    PreconditionFailed,
+    RetryableError,
+)
+
+BATCH = 64
+
+
+@dataclass
+class Effects:
+    """What one operation's HTTP work means for the state, applied by the calling thread."""
+
+    status: str  # 'applied' | 'rejected' | 'pending' | 'dropped'
+    reason: str | None = None
+    crm_records: list[dict] = field(default_factory=list)
+    mc_records: list[dict] = field(default_factory=list)
+    crm_gone: list[tuple[int, str]] = field(default_factory=list)
+    mc_gone: list[tuple[Any, str]] = field(default_factory=list)
+    dirty: list[tuple[str, Any]] = field(default_factory=list)  # (side, record id) to plan again
+    new_link: tuple[int, Any, dict, dict] | None = None
+    bases: tuple[dict, dict] | None = None  # per-field updates of (base_crm, base_mc)
+    end_link: str | None = None
+    rejects: list[Reject] = field(default_factory=list)
+    follow_ups: list[Operation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ApplyCounts:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    pending: int = 0
+
+
+class Executor:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        crm: CustomCrmClient,
+        mc: MemberCareClient,
+        links: LinkIndex,
+        ctx: MappingContext,
+        *,
+        cycle_id: int = 0,
+        workers: int = 8,
+    ) -> None:
+        self.con, self.crm, self.mc, self.links, self.ctx = con, crm, mc, links, ctx
+        self.cycle_id = cycle_id
+        self.workers = workers
+
+    # --- driving -----------------------------------------------------------------------------------
+    def apply_flow(self, flow: Flow) -> ApplyCounts:
+        counts = {"created": 0, "updated": 0, "deleted": 0, "rejected": 0}
+        for phase in ((CREATE,), (UPDATE, DELETE)):
+            entries = [e for e in outbox.pending(self.con, flow.name) if e.operation.kind in phase]
+            for start in range(0, len(entries), BATCH):
+                batch = entries[start:start + BATCH]
+                with transaction(self.con):
+                    outbox.mark_attempts(self.con, [e.id for e in batch])
+                results = self._run(lambda entry: self._perform(flow, entry), batch)
+                with transaction(self.con):
+                    for entry, effects in zip(batch, results, strict=True):
+                        self._record(flow, entry, effects, counts)
+        return ApplyCounts(**counts, pending=outbox.count_open(self.con, flow.name))
+
+    def _run(self, work: Callable[[outbox.OutboxEntry], Effects], batch: list) -> list[Effects]:
+        if self.workers <= 1 or len(batch) == 1:
+            return [work(entry) for entry in batch]
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(batch)), thread_name_prefix="apply") as pool:
+            return list(pool.map(work, batch))
+
+    def _perform(self, flow: Flow, entry: outbox.OutboxEntry) -> Effects:
+        op = entry.operation
+        try:
+            if op.kind == CREATE:
+                return self._create(flow, op, looked_up_first=entry.attempts > 0)
+            if op.kind == UPDATE:
+                return self._update_mc(flow, op) if op.direction == TO_MEMBERCARE else self._update_crm(flow, op)
+            return self._delete(flow, op)
+        except UnresolvedReference as missing:
+            return Effects("pending", f"waiting: {missing}")
+        except MappingRejected as rejected:
+            return Effects("rejected", str(rejected), rejects=[
+                Reject(flow.name, _source_side(op), _source_id(op), p.field, p.reason, p.value)
+                for p in rejected.problems])
+        except invoice_lifecycle.InvalidTransition as invalid:
+            return Effects("rejected", str(invalid), rejects=[
+                Reject(flow.name, _source_side(op), _source_id(op), "status", str(invalid))])
+        except RetryableError as error:
+            return Effects("pending", str(error))
+        except PermanentError as error:
+            return self._refused(flow, op, error)
+
+    def _refused(self, flow: Flow, op: Operation, error: PermanentError) -> Effects:
+        side = CRM_SIDE if op.direction == TO_CRM else MC_SIDE
+        target_id = op.crm_id if op.direction == TO_CRM else op.mc_id
+        if isinstance(error, PreconditionFailed | NotFound) or (
+            isinstance(error, Conflict) and op.direction == TO_CRM and op.kind == UPDATE
+            and "archived" in (error.reason or "").lower()
+        ):
+            # The target moved under us: plan the pair again from what is there now.
+            return Effects("dropped", str(error), dirty=[(side, target_id)])
+        fields = [e.field for e in error.field_errors] or list(op.fields) or [""]
+        return Effects("rejected", str(error), rejects=[
+            Reject(flow.name, _source_side(op), _source_id(op), name, error.reason) for name in fields])
+
+    # --- creates -------------------------------------------------------------------------------------
+    def _create(self, flow: Flow, op: Operation, *, looked_up_first: bool) -> Effects:
+        if op.direction == TO_MEMBERCARE:
+            existing = self.mc.find_by_external_id(flow.mc_resource, op.stamp) if looked_up_first else None
+            record = existing or self._post_mc(flow, op)
+            mc_id = record[flow.mc_id_field]
+            base_mc = self._mc_canonical(flow, record) or _fields(op.crm_values, flow.keys)
+            stamp = Operation(flow.name, TO_CRM, UPDATE, flow.crm_resource, op.crm_id, mc_id,
+                              stamp=mc_identity(flow.mc_resource, mc_id))
+            return Effects("applied", mc_records=[record], new_link=(op.crm_id, mc_id, op.crm_values, base_mc),
+                           follow_ups=[stamp])
+        existing = self.crm.find_by_external_ref(flow.crm_resource, op.stamp) if looked_up_first else None
+        record = existing or self.crm.create(flow.crm_resource, {
+            **common_to_crm_patch(flow, op.values), "external_ref": op.stamp})
+        base_crm = canonical(flow, crm_to_common(flow, record, self.ctx))
+        stamp = Operation(flow.name, TO_MEMBERCARE, UPDATE, flow.mc_resource, record["id"], op.mc_id,
+                          stamp=crm_identity(flow.crm_resource, record["id"]))
+        return Effects("applied", crm_records=[record], new_link=(record["id"], op.mc_id, base_crm, op.mc_values),
+                       follow_ups=[stamp])
+
+    def _post_mc(self, flow: Flow, op: Operation) -> dict:
+        body = apply_common_to_mc(flow, op.values, None, self.ctx)
+        body["externalId"] = op.stamp
+        desired = body.get("status")
+        if flow.mc_action_statuses:
+            body["status"] = invoice_lifecycle.creation_status(desired)
+        record = self.mc.create(flow.mc_resource, body)
+        return self._step_status(flow, record, desired)
+
+    # --- updates -------------------------------------------------------------------------------------
+    def _update_mc(self, flow: Flow, op: Operation) -> Effects:
+        current = self.mc.get(op.target_resource, op.mc_id)
+        if op.based_on is not None and current.get("lastChange") != op.based_on:
+            return Effects("dropped", "changed in MemberCare since planned; planned again", mc_records=[current],
+                           dirty=[(MC_SIDE, op.mc_id)])
+        body = apply_common_to_mc(flow, op.values, current, self.ctx, fields=op.fields) if op.fields else dict(current)
+        if op.stamp:
+            body["externalId"] = op.stamp
+        desired = body.get("status")
+        if flow.mc_action_statuses and desired != current.get("status"):
+            plan = invoice_lifecycle.steps(current.get("status"), desired, dict(flow.mc_action_statuses))
+            if plan and plan[0].kind == "delete":
+                self.mc.delete(op.target_resource, op.mc_id)
+                return Effects("applied", mc_gone=[(op.mc_id, "deleted")], end_link="draft invoice deleted")
+            body["status"] = plan[0].status if plan and plan[0].kind == "put" else current.get("status")
+        record = self.mc.replace(op.target_resource, op.mc_id, body)
+        if flow.mc_action_statuses:
+            record = self._step_status(flow, record, desired)
+        return Effects("applied", mc_records=[record], bases=self._bases_after_mc_write(flow, op, record))
+
+    def _step_status(self, flow: Flow, record: dict, desired: str | None) -> dict:
+        """Walk an invoice on to `desired` after a write left it short of it (one PUT or action a step)."""
+        actions = dict(flow.mc_action_statuses)
+        for step in invoice_lifecycle.steps(record.get("status"), desired, actions):
+            record_id = record[flow.mc_id_field]
+            if step.kind == "put":
+                record = self.mc.replace(flow.mc_resource, record_id, {**record, "status": step.status})
+            elif step.kind == "action":
+                record = self.mc.credit(record_id)
+        return record
+
+    def _update_crm(self, flow: Flow, op: Operation) -> Effects:
+        patch = common_to_crm_patch(flow, op.values, fields=op.fields) if op.fields else {}
+        if op.stamp:
+            patch["external_ref"] = op.stamp
+        if_match = int(op.based_on) if op.based_on is not None else None
+        record = self.crm.update(op.target_resource, op.crm_id, patch, if_match=if_match)
+        if op.target_resource != flow.crm_resource:
+            return Effects("applied", crm_records=[record])
+        return Effects("applied", crm_records=[record], bases=self._bases_after_crm_write(flow, op, record))
+
+    def _bases_after_mc_write(self, flow: Flow, op: Operation, record: dict) -> tuple[dict, dict] | None:
+        if not op.fields:
+            return None
+        written = self._mc_canonical(flow, record) or op.crm_values or {}
+        return _fields(op.crm_values, op.fields), _fields(written, op.fields)
+
+    def _bases_after_crm_write(self, flow: Flow, op: Operation, record: dict) -> tuple[dict, dict] | None:
+        if not op.fields:
+            return None
+        try:
+            written = canonical(flow, crm_to_common(flow, record, self.ctx))
+        except MappingError:
+            written = op.mc_values or {}
+        return _fields(written, op.fields), _fields(op.mc_values, op.fields)
+
+    def _mc_canonical(self, flow: Flow, record: dict) -> dict | None:
+        try:
+            return canonical(flow, mc_to_common(flow, record, self.ctx))
+        except MappingError:
+            return None
+
+    # --- deletes -------------------------------------------------------------------------------------
+    def _delete(self, flow: Flow, op: Operation) -> Effects:
+        if op.direction == TO_CRM:
+            self.crm.archive(op.target_resource, op.crm_id)
+            return Effects("applied", crm_gone=[(op.crm_id, "archived")], end_link="archived in the CRM")
+        if flow.mc_removal == "delete_draft_else_credit":
+            current = self.mc.get(op.target_resource, op.mc_id)
+            status = current.get("status")
+            if status == "Draft":
+                self.mc.delete(op.target_resource, op.mc_id)
+                return Effects("applied", mc_gone=[(op.mc_id, "deleted")], end_link="draft invoice deleted")
+            if status in ("Sent", "Paid"):
+                return Effects("applied", mc_records=[self.mc.credit(op.mc_id)], end_link="invoice credited")
+            return Effects("applied", end_link=f"invoice already {status}")
+        self.mc.delete(op.target_resource, op.mc_id)
+        gone = "closed" if flow.mc_removal == "close" else "deleted"
+        return Effects("applied", mc_gone=[(op.mc_id, gone)] if gone == "deleted" else [],
+                       dirty=[(MC_SIDE, op.mc_id)] if gone == "closed" else [],
+                       end_link=f"{gone} in MemberCare")
+
+    # --- recording -----------------------------------------------------------------------------------
+    def _record(self, flow: Flow, entry: outbox.OutboxEntry, effects: Effects, counts: dict) -> None:
+        con, op = self.con, entry.operation
+        crm_table = raw_table(CRM_SYSTEM, op.target_resource if op.direction == TO_CRM else flow.crm_resource)
+        mc_table = raw_table(MC_SYSTEM, flow.mc_resource)
+        upsert_records(con, crm_table, effects.crm_records)
+        upsert_records(con, mc_table, effects.mc_records)
+        for crm_id, state in effects.crm_gone:
+            con.execute(f"UPDATE {crm_table.name} SET gone = ? WHERE id = ?", [state, crm_id])
+        mark_deleted(con, mc_table, [mc_id for mc_id, _ in effects.mc_gone])
+        for side, record_id in effects.dirty:
+            mark_dirty(con, [flow.name], CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM, [record_id], self.cycle_id)
+        if effects.new_link:
+            crm_id, mc_id, base_crm, base_mc = effects.new_link
+            link = Link(flow.name, crm_id, mc_id, "active", base_crm, base_mc)
+            save_link(con, link, linked_by="create")
+            self.links.put(link)
+        link = self.links.by_crm(flow.name, op.crm_id) if op.crm_id is not None else None
+        if effects.bases and link:
+            base_crm, base_mc = effects.bases
+            self.links.put(update_bases(con, link, {**(link.base_crm or {}), **base_crm},
+                                        {**(link.base_mc or {}), **base_mc}))
+        if effects.end_link and link:
+            self.links.put(end_link(con, link, effects.end_link))
+        record_rejects(con, effects.rejects, self.cycle_id)
+        outbox.finish(con, entry.id, effects.status, effects.reason)
+        outbox.enqueue(con, effects.follow_ups, self.cycle_id)
+        if effects.status == "applied" and op.fields or op.kind != UPDATE:
+            key = {CREATE: "created", UPDATE: "updated", DELETE: "deleted"}[op.kind]
+            counts[key] += effects.status == "applied"
+        counts["rejected"] += effects.status == "rejected"
+
+
+def _fields(values: dict | None, keys) -> dict:
+    return {k: (values or {}).get(k) for k in keys}
+
+
+def _source_side(op: Operation) -> str:
+    return CRM_SIDE if op.direction == TO_MEMBERCARE else MC_SIDE
+
+
+def _source_id(op: Operation) -> Any:
+    return op.crm_id if op.direction == TO_MEMBERCARE else op.mc_id
+
+
+__all__ = ["ApplyCounts", "Executor", "OutcomeUnknown"]

@@ -1,0 +1,111 @@
+"""First sight: which unlinked records are the same record on the other side (DESIGN C2). Pure.
+
+A record is linked by the identity the other system stamped on it (`external_ref` / `externalId`), else by
+its flow's match rule when the key is unique among the live records of *both* sides. A key shared by several
+records links nothing and creates nothing: it is reported for a person to resolve.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_membercare.mapping.flows import MatchRule
+
+
+@dataclass
+class KeyIndex:
+    """key -> ids, over the live records of one side, for a rule and its fallback."""
+
+    primary: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+    fallback: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+    primary_of: dict[Any, str | None] = field(default_factory=dict)
+    fallback_of: dict[Any, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, rule: MatchRule | None, records: Iterable[tuple[Any, Mapping]], side: str) -> KeyIndex:
+        index = cls()
+        if rule is None:
+            return index
+        read = rule.crm_key if side == "crm" else rule.mc_key
+        fallback_read = (rule.fallback.crm_key if side == "crm" else rule.fallback.mc_key) if rule.fallback else None
+        for record_id, record in records:
+            key = read(record)
+            index.primary_of[record_id] = key
+            if key:
+                index.primary[key].append(record_id)
+            if fallback_read:
+                other = fallback_read(record)
+                index.fallback_of[record_id] = other
+                if other:
+                    index.fallback[other].append(record_id)
+        return index
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    pairs: list[tuple[Any, Any]]  # (crm id, mc id)
+    ambiguous: list[tuple[str, Any, str, tuple]]  # (side, id, key, candidates)
+    unmatched_crm: list
+    unmatched_mc: list
+
+
+def match_unlinked(
+    rule: MatchRule | None,
+    unlinked_crm: Iterable,
+    unlinked_mc: Iterable,
+    crm_keys: KeyIndex,
+    mc_keys: KeyIndex,
+    linked_crm: set,
+    linked_mc: set,
+) -> MatchOutcome:
+    """Pair unlinked records by the rule; candidates already linked (or gone) never pair."""
+    pairs: list[tuple[Any, Any]] = []
+    ambiguous: list[tuple[str, Any, str, tuple]] = []
+    paired_crm: set = set()
+    paired_mc: set = set()
+    blocked_crm: set = set()
+    blocked_mc: set = set()
+
+    def consider(side: str, record_id: Any, own: KeyIndex, other: KeyIndex, level: str) -> None:
+        key = (own.primary_of if level == "primary" else own.fallback_of).get(record_id)
+        if not key:
+            return
+        mine = (own.primary if level == "primary" else own.fallback).get(key, [])
+        theirs = (other.primary if level == "primary" else other.fallback).get(key, [])
+        if level == "fallback":
+            # The fallback applies where either record of the pair has no primary key.
+            has_primary = bool(own.primary_of.get(record_id))
+            theirs = [t for t in theirs if not (has_primary and other.primary_of.get(t))]
+        if not theirs:
+            return
+        if len(mine) > 1 or len(theirs) > 1:
+            ambiguous.append((side, record_id, key, tuple(sorted(set(mine) | set(theirs), key=str))))
+            (blocked_crm if side == "crm" else blocked_mc).add(record_id)
+            return
+        counterpart = theirs[0]
+        crm_id, mc_id = (record_id, counterpart) if side == "crm" else (counterpart, record_id)
+        if crm_id in linked_crm or mc_id in linked_mc or crm_id in paired_crm or mc_id in paired_mc:
+            return
+        pairs.append((crm_id, mc_id))
+        paired_crm.add(crm_id)
+        paired_mc.add(mc_id)
+
+    unlinked_crm, unlinked_mc = list(unlinked_crm), list(unlinked_mc)
+    for level in ("primary", "fallback"):
+        if rule is None or (level == "fallback" and rule.fallback is None):
+            continue
+        for crm_id in unlinked_crm:
+            if crm_id not in paired_crm and crm_id not in blocked_crm:
+                consider("crm", crm_id, crm_keys, mc_keys, level)
+        for mc_id in unlinked_mc:
+            if mc_id not in paired_mc and mc_id not in blocked_mc:
+                consider("membercare", mc_id, mc_keys, crm_keys, level)
+    return MatchOutcome(
+        pairs,
+        ambiguous,
+        [i for i in unlinked_crm if i not in paired_crm and i not in blocked_crm],
+        [i for i in unlinked_mc if i not in paired_mc and i not in blocked_mc],
+    )

@@ -1,0 +1,303 @@
+"""The planner: (CRM records, MemberCare records, links with their bases) -> operations. Pure: no I/O.
+
+It sees the records that changed since the last cycle (and their counterparts) and decides, per flow:
+links to make (by stamped identity or match rule), creates for records with no counterpart, merges for linked
+pairs (DESIGN C3), deletes per the delete policy (C9), conflicts and rejects to record, and records that
+must wait for a reference to be linked (C8). The executor (`apply`) carries the operations out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity, parse_identity
+from crm_membercare.engine.links import LinkIndex
+from crm_membercare.engine.matching import KeyIndex, match_unlinked
+from crm_membercare.engine.merge import merge_pair
+from crm_membercare.engine.operations import (
+    CREATE,
+    CRM_SIDE,
+    DELETE,
+    MC_SIDE,
+    TO_CRM,
+    TO_MEMBERCARE,
+    UPDATE,
+    Ambiguous,
+    FlowPlan,
+    NewLink,
+    Operation,
+    Record,
+    RecordedConflict,
+    Reject,
+    Waiting,
+)
+from crm_membercare.mapping.canonical import fields_agree
+from crm_membercare.mapping.convert import crm_to_common, mc_to_common
+from crm_membercare.mapping.flows import Flow
+from crm_membercare.mapping.links import MappingContext
+from crm_membercare.mapping.problems import MappingRejected, UnresolvedReference
+from crm_membercare.mapping.validation import problems_for_crm, problems_for_membercare
+
+
+@dataclass
+class FlowInput:
+    flow: Flow
+    crm: dict[int, Record]  # the dirty CRM records and the counterparts of dirty MemberCare records
+    mc: dict[Any, Record]
+    dirty_crm: set
+    dirty_mc: set
+    links: LinkIndex
+    ctx: MappingContext
+    crm_keys: KeyIndex = field(default_factory=KeyIndex)
+    mc_keys: KeyIndex = field(default_factory=KeyIndex)
+    conflict_policy: str | None = None
+    delete_policy: str | None = None
+
+
+def canonical(flow: Flow, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {row.key: _jsonable(row.transform.canonical(values.get(row.key))) for row in flow.rows}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+class _Planner:
+    def __init__(self, given: FlowInput) -> None:
+        self.given = given
+        self.flow = given.flow
+        self.plan = FlowPlan(given.flow.name)
+        self.policy = given.conflict_policy or given.flow.conflict_policy
+        self.delete_policy = given.delete_policy or given.flow.delete_policy
+
+    # --- reading records into common values ------------------------------------------------------
+    def read(self, side: str, record: Record) -> dict | None:
+        """Common values of a record, or None after recording why it cannot be read now."""
+        try:
+            if side == CRM_SIDE:
+                return crm_to_common(self.flow, record.raw, self.given.ctx)
+            return mc_to_common(self.flow, record.raw, self.given.ctx)
+        except UnresolvedReference as missing:
+            self.plan.waiting.append(Waiting(self.flow.name, side, record.id, str(missing)))
+        except MappingRejected as rejected:
+            for problem in rejected.problems:
+                self.plan.rejects.append(
+                    Reject(self.flow.name, side, record.id, problem.field, problem.reason, problem.value)
+                )
+        return None
+
+    # --- the whole flow --------------------------------------------------------------------------
+    def run(self) -> FlowPlan:
+        links = self.given.links
+        name = self.flow.name
+        pairs: dict[tuple[int, Any], None] = {}
+        unlinked_crm, unlinked_mc = [], []
+        for crm_id in sorted(self.given.dirty_crm):
+            link = links.by_crm(name, crm_id)
+            if link:
+                pairs[(link.crm_id, link.mc_id)] = None
+            elif crm_id in self.given.crm:
+                unlinked_crm.append(crm_id)
+        for mc_id in sorted(self.given.dirty_mc, key=str):
+            link = links.by_mc(name, mc_id)
+            if link:
+                pairs[(link.crm_id, link.mc_id)] = None
+            elif mc_id in self.given.mc:
+                unlinked_mc.append(mc_id)
+
+        for crm_id, mc_id in pairs:
+            link = links.by_crm(name, crm_id)
+            if link.state == "active":
+                self.plan_pair(crm_id, mc_id, link.base_crm, link.base_mc)
+
+        for crm_id, mc_id, linked_by in self.link_unlinked(unlinked_crm, unlinked_mc):
+            self.plan.new_links.append(NewLink(name, crm_id, mc_id, linked_by))
+            self.plan_pair(crm_id, mc_id, None, None)
+        return self.plan
+
+    # --- unlinked records: identity, match rule, create ----------------------------------------------
+    def link_unlinked(self, unlinked_crm: list, unlinked_mc: list) -> list[tuple[int, Any, str]]:
+        flow, given = self.flow, self.given
+        found: list[tuple[int, Any, str]] = []
+        taken_crm, taken_mc = set(), set()
+        for crm_id in unlinked_crm:
+            stamped = parse_identity(given.crm[crm_id].raw.get("external_ref"), MC_SYSTEM, flow.mc_resource)
+            mc_id = self._mc_key(stamped)
+            if mc_id is not None and mc_id in given.mc and not given.links.by_mc(flow.name, mc_id):
+                found.append((crm_id, mc_id, "external_id"))
+                taken_crm.add(crm_id)
+                taken_mc.add(mc_id)
+        for mc_id in unlinked_mc:
+            if mc_id in taken_mc:
+                continue
+            stamped = parse_identity(given.mc[mc_id].raw.get("externalId"), CRM_SYSTEM, flow.crm_resource)
+            crm_id = int(stamped) if stamped and stamped.isdigit() else None
+            if crm_id is not None and crm_id in given.crm and crm_id not in taken_crm \
+                    and not given.links.by_crm(flow.name, crm_id):
+                found.append((crm_id, mc_id, "external_id"))
+                taken_crm.add(crm_id)
+                taken_mc.add(mc_id)
+
+        live_crm = [i for i in unlinked_crm if i not in taken_crm and not given.crm[i].gone]
+        live_mc = [i for i in unlinked_mc if i not in taken_mc and not given.mc[i].gone]
+        outcome = match_unlinked(
+            flow.match, live_crm, live_mc, given.crm_keys, given.mc_keys,
+            linked_crm=taken_crm, linked_mc={str(i) for i in taken_mc} | taken_mc,
+        )
+        found += [(crm_id, mc_id, "match") for crm_id, mc_id in outcome.pairs
+                  if not given.links.by_crm(flow.name, crm_id) and not given.links.by_mc(flow.name, mc_id)]
+        for side, record_id, key, candidates in outcome.ambiguous:
+            self.plan.ambiguous.append(Ambiguous(flow.name, side, record_id, key, candidates))
+        if flow.creates_records:
+            for crm_id in outcome.unmatched_crm:
+                if crm_id in given.crm and not given.links.by_crm(flow.name, crm_id):
+                    self.plan_create(CRM_SIDE, given.crm[crm_id])
+            for mc_id in outcome.unmatched_mc:
+                if mc_id in given.mc and not given.links.by_mc(flow.name, mc_id):
+                    self.plan_create(MC_SIDE, given.mc[mc_id])
+        return found
+
+    def _mc_key(self, stamped: str | None) -> Any:
+        if stamped is None:
+            return None
+        if self.flow.mc_id_field == "id":
+            return int(stamped) if stamped.isdigit() else None
+        return stamped
+
+    def plan_create(self, side: str, record: Record) -> None:
+        flow = self.flow
+        values = self.read(side, record)
+        if values is None:
+            return
+        if side == CRM_SIDE:
+            problems = problems_for_membercare(flow, values, None, self.given.ctx)
+            op = Operation(flow.name, TO_MEMBERCARE, CREATE, flow.mc_resource, record.id, None, values,
+                           flow.keys, stamp=crm_identity(flow.crm_resource, record.id),
+                           crm_values=canonical(flow, values))
+        else:
+            problems = problems_for_crm(flow, values, partial=False)
+            op = Operation(flow.name, TO_CRM, CREATE, flow.crm_resource, None, record.id, values, flow.keys,
+                           stamp=mc_identity(flow.mc_resource, record.id), mc_values=canonical(flow, values))
+        if problems:
+            for problem in problems:
+                self.plan.rejects.append(
+                    Reject(flow.name, side, record.id, problem.field, problem.reason, problem.value)
+                )
+            return
+        self.plan.operations.append(op)
+
+    # --- linked pairs ----------------------------------------------------------------------------
+    def plan_pair(self, crm_id: int, mc_id: Any, base_crm: dict | None, base_mc: dict | None) -> None:
+        flow, given = self.flow, self.given
+        crm, mc = given.crm.get(crm_id), given.mc.get(mc_id)
+        if crm is None or mc is None:
+            return  # its counterpart is not extracted yet
+        if crm.gone or mc.gone:
+            self.plan_removal(crm, mc)
+            return
+        crm_values, mc_values = self.read(CRM_SIDE, crm), self.read(MC_SIDE, mc)
+        if crm_values is None or mc_values is None:
+            return
+        result = merge_pair(
+            flow.keys, crm_values, mc_values, base_crm, base_mc,
+            equal=lambda key, c, m: fields_agree(flow, key, c, m),
+            canonical=lambda key, value: _jsonable(flow.row(key).transform.canonical(value)),
+            policy=self.policy, crm_changed_at=crm.changed_at, mc_changed_at=mc.changed_at,
+        )
+        to_mc, to_crm = dict(result.to_membercare), dict(result.to_crm)
+        # One-way rows: the source side's value is re-asserted whichever side moved.
+        for row in flow.rows:
+            if row.direction == "to_membercare" and row.key in to_crm:
+                to_crm.pop(row.key)
+                to_mc[row.key] = crm_values[row.key]
+            elif row.direction == "to_crm" and row.key in to_mc:
+                to_mc.pop(row.key)
+                to_crm[row.key] = mc_values[row.key]
+        for conflict in result.conflicts:
+            self.plan.conflicts.append(RecordedConflict(flow.name, crm_id, mc_id, conflict))
+
+        to_mc = self.valid_fields(MC_SIDE, mc, crm_values, to_mc)
+        to_crm = self.valid_fields(CRM_SIDE, crm, mc_values, to_crm)
+        crm_canon, mc_canon = canonical(flow, crm_values), canonical(flow, mc_values)
+        stamp_mc = crm_identity(flow.crm_resource, crm_id)
+        stamp_crm = mc_identity(flow.mc_resource, mc_id)
+        needs_mc_stamp = flow.derived is None and mc.raw.get("externalId") != stamp_mc
+        needs_crm_stamp = flow.derived is None and crm.raw.get("external_ref") != stamp_crm
+        if to_mc or needs_mc_stamp:
+            self.plan.operations.append(Operation(
+                flow.name, TO_MEMBERCARE, UPDATE, flow.mc_resource, crm_id, mc_id, crm_values, tuple(to_mc),
+                based_on=mc.marker, stamp=stamp_mc if needs_mc_stamp else None,
+                crm_values=crm_canon, mc_values=mc_canon))
+        if to_crm or needs_crm_stamp:
+            self.plan.operations.append(Operation(
+                flow.name, TO_CRM, UPDATE, flow.crm_resource, crm_id, mc_id, mc_values, tuple(to_crm),
+                based_on=crm.marker, stamp=stamp_crm if needs_crm_stamp else None,
+                crm_values=crm_canon, mc_values=mc_canon))
+        agreed = {k for k in flow.keys if k not in to_mc and k not in to_crm}
+        new_crm = {**(base_crm or {}), **{k: crm_canon[k] for k in agreed}}
+        new_mc = {**(base_mc or {}), **{k: mc_canon[k] for k in agreed}}
+        if new_crm != base_crm or new_mc != base_mc:
+            self.plan.bases.append((crm_id, mc_id, new_crm, new_mc))
+
+    def valid_fields(self, target: str, record: Record, values: dict, fields: dict) -> dict:
+        """Drop the fields the target would reject, recording each as a reject of the source record."""
+        if not fields:
+            return fields
+        flow = self.flow
+        if target == MC_SIDE:
+            problems = problems_for_membercare(flow, values, record.raw, self.given.ctx, fields=list(fields))
+            source_side, source_id = CRM_SIDE, self._counterpart_crm(record)
+        else:
+            problems = problems_for_crm(flow, values, fields=list(fields))
+            source_side, source_id = MC_SIDE, self._counterpart_mc(record)
+        bad = set()
+        for problem in problems:
+            key = problem.field.split("[", 1)[0].split(".", 1)[0]
+            bad.add(key if key in fields else problem.field)
+            self.plan.rejects.append(
+                Reject(flow.name, source_side, source_id, problem.field, problem.reason, problem.value)
+            )
+        return {k: v for k, v in fields.items() if k not in bad and not any(b.startswith(k) for b in bad)}
+
+    def _counterpart_crm(self, mc_record: Record) -> Any:
+        link = self.given.links.by_mc(self.flow.name, mc_record.id)
+        return link.crm_id if link else None
+
+    def _counterpart_mc(self, crm_record: Record) -> Any:
+        link = self.given.links.by_crm(self.flow.name, crm_record.id)
+        return link.mc_id if link else None
+
+    # --- deletes ---------------------------------------------------------------------------------
+    def plan_removal(self, crm: Record, mc: Record) -> None:
+        flow = self.flow
+        if crm.gone and mc.gone:
+            self.plan.ended_links.append((crm.id, mc.id, f"both removed ({crm.gone}, {mc.gone})"))
+            return
+        policy = self.delete_policy
+        if policy == "ignore":
+            return
+        if policy == "unlink":
+            self.plan.ended_links.append((crm.id, mc.id, "unlinked by delete policy"))
+            return
+        if crm.gone:
+            if flow.mc_removal == "none":
+                self.plan.ended_links.append((crm.id, mc.id, f"crm record {crm.gone}"))
+                return
+            self.plan.operations.append(Operation(
+                flow.name, TO_MEMBERCARE, DELETE, flow.mc_resource, crm.id, mc.id, based_on=mc.marker))
+        else:
+            self.plan.operations.append(Operation(
+                flow.name, TO_CRM, DELETE, flow.crm_resource, crm.id, mc.id, based_on=crm.marker))
+
+
+def plan_flow(given: FlowInput) -> FlowPlan:
+    """Everything one flow needs to do for the records that changed."""
+    return _Planner(given).run()

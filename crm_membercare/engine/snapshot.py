@@ -1,0 +1,134 @@
+"""Loading what the planner needs for one flow from the state, and saving the plan it returns."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+
+from crm_membercare.engine import outbox
+from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
+from crm_membercare.engine.links import Link, LinkIndex, end_link, save_link, update_bases
+from crm_membercare.engine.matching import KeyIndex
+from crm_membercare.engine.operations import FlowPlan, Record
+from crm_membercare.engine.plan import FlowInput
+from crm_membercare.engine.raw_schema import RawTable, raw_table
+from crm_membercare.engine.records import clear_ambiguous, record_ambiguous, record_conflicts, record_rejects
+from crm_membercare.mapping.flows import Flow
+from crm_membercare.mapping.links import MappingContext
+
+
+def mc_id_of(flow: Flow, value: Any) -> Any:
+    """A MemberCare id in its own type: integers for products and invoices, strings for debtors."""
+    return int(value) if flow.mc_id_field == "id" else str(value)
+
+
+def _type_filter(flow: Flow, alias: str = "") -> str:
+    if flow.invoice_type is None:
+        return ""
+    return f" AND {alias}raw->>'invoiceType' = '{flow.invoice_type}'"  # a constant of the flow, not input
+
+
+def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flow: Flow | None = None) -> dict:
+    if not ids:
+        return {}
+    type_filter = _type_filter(flow) if flow is not None and table.system == MC_SYSTEM else ""
+    rows = con.execute(
+        f"""SELECT id, raw, gone, changed_at, version, change_marker FROM {table.name}
+            WHERE id IN (SELECT unnest(?)){type_filter}""",
+        [ids],
+    ).fetchall()
+    return {
+        row[0]: Record(row[0], json.loads(row[1]), row[2], row[3], str(row[4]) if row[4] is not None else row[5])
+        for row in rows
+    }
+
+
+def dirty_ids(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[set, set]:
+    rows = con.execute("SELECT side, record_id FROM sync.dirty WHERE flow = ?", [flow.name]).fetchall()
+    crm = {int(r) for side, r in rows if side == CRM_SYSTEM}
+    mc = {mc_id_of(flow, r) for side, r in rows if side == MC_SYSTEM}
+    return crm, mc
+
+
+def key_indexes(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[KeyIndex, KeyIndex]:
+    """Match keys of every live record on both sides (uniqueness is judged over all of them)."""
+    crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
+    crm_rows = con.execute(f"SELECT id, raw FROM {crm_table.name} WHERE gone IS NULL").fetchall()
+    mc_rows = con.execute(f"SELECT id, raw FROM {mc_table.name} WHERE gone IS NULL{_type_filter(flow)}").fetchall()
+    return (
+        KeyIndex.build(flow.match, ((i, json.loads(r)) for i, r in crm_rows), "crm"),
+        KeyIndex.build(flow.match, ((i, json.loads(r)) for i, r in mc_rows), "membercare"),
+    )
+
+
+def load_flow_input(
+    con: duckdb.DuckDBPyConnection,
+    flow: Flow,
+    links: LinkIndex,
+    ctx: MappingContext,
+    *,
+    conflict_policy: str | None = None,
+    delete_policy: str | None = None,
+) -> FlowInput:
+    dirty_crm, dirty_mc = dirty_ids(con, flow)
+    crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
+    mc_records = load_records(con, mc_table, sorted(dirty_mc, key=str), flow)
+    dirty_mc &= set(mc_records)  # invoices of the other type belong to the other flow
+    crm_ids = set(dirty_crm)
+    mc_ids = set(mc_records)
+    for mc_id in dirty_mc:
+        link = links.by_mc(flow.name, mc_id)
+        if link:
+            crm_ids.add(link.crm_id)
+    for crm_id in dirty_crm:
+        link = links.by_crm(flow.name, crm_id)
+        if link:
+            mc_ids.add(mc_id_of(flow, link.mc_id))
+    crm_records = load_records(con, crm_table, sorted(crm_ids))
+    mc_records.update(load_records(con, mc_table, sorted(mc_ids - set(mc_records), key=str), flow))
+    unlinked = any(not links.by_crm(flow.name, i) for i in dirty_crm) or any(
+        not links.by_mc(flow.name, i) for i in dirty_mc
+    )
+    crm_keys, mc_keys = key_indexes(con, flow) if unlinked and flow.match else (KeyIndex(), KeyIndex())
+    return FlowInput(flow, crm_records, mc_records, dirty_crm, dirty_mc, links, ctx, crm_keys, mc_keys,
+                     conflict_policy, delete_policy)
+
+
+def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, cycle_id: int) -> None:
+    """Commit the plan's findings and operations; what waits for a reference stays dirty."""
+    flow, links = given.flow, given.links
+    for new in plan.new_links:
+        link = Link(flow.name, new.crm_id, new.mc_id, "active", None, None)
+        save_link(con, link, linked_by=new.linked_by)
+        links.put(link)
+    for crm_id, mc_id, base_crm, base_mc in plan.bases:
+        link = links.by_crm(flow.name, crm_id)
+        if link and str(link.mc_id) == str(mc_id):
+            links.put(update_bases(con, link, base_crm, base_mc))
+    for crm_id, mc_id, reason in plan.ended_links:
+        link = links.by_crm(flow.name, crm_id)
+        if link and str(link.mc_id) == str(mc_id):
+            links.put(end_link(con, link, reason))
+    record_conflicts(con, plan.conflicts, cycle_id)
+    record_rejects(con, plan.rejects, cycle_id)
+    record_ambiguous(con, plan.ambiguous)
+    clear_ambiguous(con, flow.name, "crm", [new.crm_id for new in plan.new_links])
+    clear_ambiguous(con, flow.name, "membercare", [new.mc_id for new in plan.new_links])
+    outbox.enqueue(con, plan.operations, cycle_id)
+    waiting = {(w.side, str(w.record_id)) for w in plan.waiting}
+    done_crm = [str(i) for i in given.dirty_crm if ("crm", str(i)) not in waiting]
+    done_mc = [str(i) for i in given.dirty_mc if ("membercare", str(i)) not in waiting]
+    for side, ids in ((CRM_SYSTEM, done_crm), (MC_SYSTEM, done_mc)):
+        if ids:
+            con.execute("DELETE FROM sync.dirty WHERE flow = ? AND side = ? AND record_id IN (SELECT unnest(?))",
+                        [flow.name, side, ids])
+    if flow.invoice_type:
+        # Invoices of the other type were never this flow's: drop their marks too.
+        con.execute(
+            f"""DELETE FROM sync.dirty WHERE flow = ? AND side = ? AND record_id NOT IN (
+                    SELECT CAST(id AS VARCHAR) FROM {raw_table(MC_SYSTEM, flow.mc_resource).name}
+                    WHERE true{_type_filter(flow)})""",
+            [flow.name, MC_SYSTEM],
+        )
