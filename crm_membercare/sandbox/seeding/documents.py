@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from crm_membercare.sandbox.seeding.catalog import Product
-from crm_membercare.sandbox.seeding.layout import pick
+from crm_membercare.sandbox.seeding.layout import below, between, pick
 from crm_membercare.sandbox.seeding.norway import slug
 from crm_membercare.sandbox.seeding.pools import Pools
 from crm_membercare.sandbox.seeding.timeline import Stamps, days_after, draw_stamps, oslo_date
@@ -84,12 +84,12 @@ class Parents:
 def draw_document(rng: random.Random, is_quote: bool, parents: Parents, pools: Pools, now_ms: int) -> Document:
     customer = contact = None
     if parents.customers and (not parents.contacts or rng.random() < 0.7):
-        customer = rng.randrange(parents.customers)
+        customer = below(rng, parents.customers)
         staff_there = parents.employees[customer]
         if staff_there and rng.random() < 0.8:
             contact = pick(rng, staff_there)
     else:
-        contact = rng.randrange(parents.contacts)
+        contact = below(rng, parents.contacts)
     stamps = draw_stamps(rng, now_ms)
     day = oslo_date(stamps.created_ms)
     age_days = (now_ms - stamps.created_ms) // DAY_MS
@@ -111,9 +111,9 @@ def draw_document(rng: random.Random, is_quote: bool, parents: Parents, pools: P
         accepted_shows_paid=rng.random() < 0.3,
         lines=lines,
         notes=notes,
-        owner=rng.randrange(parents.users) if parents.users and rng.random() < 0.95 else None,
+        owner=below(rng, parents.users) if parents.users and rng.random() < 0.95 else None,
         stamps=stamps,
-        purchase_order=f"PO-{rng.randrange(10000, 100000)}" if rng.random() < 0.4 else None,
+        purchase_order=f"PO-{between(rng, 10000, 99999)}" if rng.random() < 0.4 else None,
         staff=(
             (f"{first} {last}", f"{slug(first, '')}.{slug(last, '')}@medlem.{pools.home_domain}")
             if rng.random() < 0.7 else None
@@ -131,19 +131,19 @@ def _status(rng: random.Random, weights: tuple, statuses: tuple[str, ...], age_d
 def _line(rng: random.Random, products: Sequence[Product]) -> Line:
     discount = pick(rng, (0, 0, 0, 0, 0, 0, 5, 10, 15, 20))
     if products and rng.random() < 0.92:
-        index = rng.randrange(len(products))
+        index = below(rng, len(products))
         product = products[index]
         return Line(index, product.name, _quantity(rng, product.unit), product.price, discount, product.vat_rate)
     description, low, high = pick(rng, FREE_TEXT_LINES)
-    return Line(None, description, 1, float(rng.randrange(low, high + 1)), 0, 25)
+    return Line(None, description, 1, float(between(rng, low, high)), 0, 25)
 
 
 def _quantity(rng: random.Random, unit: str) -> int | float:
     if unit == "hour":
-        halves = rng.randrange(2, 81)
+        halves = between(rng, 2, 80)
         return halves // 2 if halves % 2 == 0 else halves / 2
     if unit == "month":
         return pick(rng, (1, 1, 3, 6, 12))
     if unit == "year":
         return pick(rng, (1, 1, 1, 2, 3))
-    return rng.randint(1, 10) if rng.random() < 0.9 else rng.randint(11, 50)
+    return between(rng, 1, 10) if rng.random() < 0.9 else between(rng, 11, 50)

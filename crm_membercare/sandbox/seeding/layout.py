@@ -155,6 +155,16 @@ def pick(rng: random.Random, items: Sequence[T]) -> T:
     return items[int(rng.random() * len(items))]
 
 
+def below(rng: random.Random, n: int) -> int:
+    """A uniform integer in [0, n): what rng.randrange(n) gives, at a third of the cost."""
+    return int(rng.random() * n)
+
+
+def between(rng: random.Random, low: int, high: int) -> int:
+    """A uniform integer in [low, high]."""
+    return low + int(rng.random() * (high - low + 1))
+
+
 def unique_number(owner: Owner, index: int) -> int:
     """Distinct across both sides and all records of a pair: the basis of e-mails, org numbers and SKUs."""
     return 3 * index + _OWNER_RESIDUE[owner]

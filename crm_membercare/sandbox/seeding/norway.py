@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from functools import lru_cache
 
 # Real postal codes with their post towns; the weight is roughly how often a customer lives there.
 POSTAL_PLACES: tuple[tuple[str, str, int], ...] = (
@@ -103,6 +104,7 @@ def national_identity_number(rng: random.Random, born: date, male: bool) -> str:
 _ASCII = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ä": "a", "ö": "o", "ü": "u", "ß": "ss", "é": "e"})
 
 
+@lru_cache(maxsize=65536)
 def slug(text: str, separator: str = "-") -> str:
     """'Haugland, Nilsen og Ødegård' -> 'haugland-nilsen-og-odegard': safe for e-mail addresses and domains."""
     ascii_text = text.lower().translate(_ASCII)

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from crm_membercare.sandbox.seeding.layout import pick
+from crm_membercare.sandbox.seeding.layout import below, between, pick
 from crm_membercare.sandbox.seeding.norway import JOB_TITLES, national_identity_number, org_number, slug
 from crm_membercare.sandbox.seeding.phones import Phone, landline, mobile
 from crm_membercare.sandbox.seeding.pools import CountryPool, Pools
@@ -84,7 +84,7 @@ class Person:
 
 def draw_address(rng: random.Random, pools: Pools, country: str) -> Address:
     pool = pools.countries[country]
-    street, number = pick(rng, pool.streets), rng.randint(1, 180)
+    street, number = pick(rng, pool.streets), between(rng, 1, 180)
     postal_code, city = pick(rng, pool.places)
     if country == "GB":
         line = f"{number} {street}"
@@ -121,7 +121,7 @@ def draw_organisation(
         website=f"https://www.{domain}" if rng.random() < 0.6 else None,
         address=address,
         customer_type=customer_type,
-        owner=rng.randrange(users) if users and rng.random() < 0.9 else None,
+        owner=below(rng, users) if users and rng.random() < 0.9 else None,
         stamps=draw_stamps(rng, now_ms),
         extra_address=draw_address(rng, pools, country) if address and rng.random() < 0.1 else None,
         extra_mobile=mobile(rng, country) if rng.random() < 0.15 else None,
@@ -140,9 +140,9 @@ def draw_person(
     pool = pools.countries[country]
     male = rng.random() < 0.5
     first, last = pick(rng, pool.male_names if male else pool.female_names), pick(rng, pool.last_names)
-    employer = rng.randrange(customers) if customers and rng.random() < 0.45 else None
+    employer = below(rng, customers) if customers and rng.random() < 0.45 else None
     title = pick(rng, JOB_TITLES) if rng.random() < (0.7 if employer is not None else 0.0 if shared else 0.1) else None
-    birth_date = today - timedelta(days=rng.randrange(18 * 365, 85 * 365)) if rng.random() < 0.6 else None
+    birth_date = today - timedelta(days=between(rng, 18 * 365, 85 * 365)) if rng.random() < 0.6 else None
     address = draw_address(rng, pools, country) if rng.random() < 0.9 else None
     local = f"{slug(first, '')}{pick(rng, ('.', '', '_', '.'))}{slug(last, '')}{unique}"
     email = f"{local}@{pick(rng, PERSONAL_DOMAINS.get(country, ('gmail.com',)))}"
@@ -163,7 +163,7 @@ def draw_person(
         employer=employer,
         title=title,
         newsletter=rng.random() < 0.35,
-        owner=rng.randrange(users) if users and rng.random() < 0.85 else None,
+        owner=below(rng, users) if users and rng.random() < 0.85 else None,
         stamps=draw_stamps(rng, now_ms),
         national_id=national_id,
         gender_known=rng.random() < 0.6,
@@ -173,7 +173,7 @@ def draw_person(
         work_email=f"{local}@{slug(work_company)}.no" if employer is not None and rng.random() < 0.15 else None,
         extra_address=draw_address(rng, pools, "NO") if address and rng.random() < 0.15 else None,
         extra_employment=(
-            (rng.randrange(customers), pick(rng, SIDE_ROLES))
+            (below(rng, customers), pick(rng, SIDE_ROLES))
             if employer is not None and rng.random() < 0.1 else None
         ),
     )

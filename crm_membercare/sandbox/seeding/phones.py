@@ -9,6 +9,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from crm_membercare.sandbox.seeding.layout import below, pick
+
 
 @dataclass(frozen=True, slots=True)
 class Phone:
@@ -98,8 +100,8 @@ def landline(rng: random.Random, country: str) -> Phone:
 
 
 def _draw(rng: random.Random, plan: _Plan) -> Phone:
-    prefix = plan.prefixes[rng.randrange(len(plan.prefixes))]
+    prefix = pick(rng, plan.prefixes)
     rest = plan.length - len(prefix)
-    national = prefix + f"{rng.randrange(10 ** rest):0{rest}d}"
-    typing = plan.typings[rng.randrange(len(plan.typings))]
+    national = prefix + f"{below(rng, 10 ** rest):0{rest}d}"
+    typing = pick(rng, plan.typings)
     return Phone(e164=f"+{plan.calling_code}{national}", typed=typing(national))
