@@ -108,7 +108,7 @@ def test_rate_limit_is_honoured_with_retry_after(crm, admin, sleep):
 
 def test_server_errors_on_reads_are_retried(crm, admin):
     make_customers(crm, 3)
-    admin.faults(error_rate=0.5, random_seed=7)
+    admin.faults(error_rate=0.3, random_seed=7)
     for _ in range(10):
         assert crm.get("customers", 1)["id"] == 1
     assert admin.stats()["faults"]["error"] >= 1

@@ -95,10 +95,12 @@ class Executor:
         self.workers = workers
 
     # --- driving -----------------------------------------------------------------------------------
-    def apply_flow(self, flow: Flow) -> ApplyCounts:
+    def apply_flow(self, flow: Flow, direction: str | None = None) -> ApplyCounts:
+        """Apply the flow's pending operations (in one direction, or both): creates first, then the rest."""
         counts = {"created": 0, "updated": 0, "deleted": 0, "rejected": 0}
         for phase in ((CREATE,), (UPDATE, DELETE)):
-            entries = [e for e in outbox.pending(self.con, flow.name) if e.operation.kind in phase]
+            entries = [e for e in outbox.pending(self.con, flow.name) if e.operation.kind in phase
+                       and direction in (None, e.operation.direction)]
             for start in range(0, len(entries), BATCH):
                 batch = entries[start:start + BATCH]
                 with transaction(self.con):
@@ -212,13 +214,14 @@ class Executor:
         return record
 
     def _update_crm(self, flow: Flow, op: Operation) -> Effects:
+        if op.target_resource != flow.crm_resource:
+            # A derived flow's owner move: a plain patch of the owned record (an order's owner_id).
+            return Effects("applied", crm_records=[self.crm.update(op.target_resource, op.crm_id, dict(op.values))])
         patch = common_to_crm_patch(flow, op.values, fields=op.fields) if op.fields else {}
         if op.stamp:
             patch["external_ref"] = op.stamp
         if_match = int(op.based_on) if op.based_on is not None else None
         record = self.crm.update(op.target_resource, op.crm_id, patch, if_match=if_match)
-        if op.target_resource != flow.crm_resource:
-            return Effects("applied", crm_records=[record])
         return Effects("applied", crm_records=[record], bases=self._bases_after_crm_write(flow, op, record))
 
     def _bases_after_mc_write(self, flow: Flow, op: Operation, record: dict) -> tuple[dict, dict] | None:

@@ -1,0 +1,191 @@
+"""One sync cycle, both directions: extract, plan and write back every flow (DESIGN Part C).
+
+`SyncEngine` exposes the steps one by one (the Dagster assets call them); `run_cycle` runs them in order.
+Flows are processed in dependency order, each written back before the next is planned, so a contact's
+company is linked before the contact is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+
+from crm_membercare.engine import breaker
+from crm_membercare.engine.apply import ApplyCounts, Executor
+from crm_membercare.engine.derived import plan_derived_flow
+from crm_membercare.engine.extract import ExtractResult, extract_changes, reconcile_ids
+from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
+from crm_membercare.engine.links import LinkIndex, load_links
+from crm_membercare.engine.operations import FlowPlan
+from crm_membercare.engine.plan import plan_flow
+from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
+from crm_membercare.engine.snapshot import load_flow_input, save_plan
+from crm_membercare.engine.state import transaction
+from crm_membercare.mapping.countries import CountryTable
+from crm_membercare.mapping.flows import FLOWS, Flow
+from crm_membercare.mapping.links import MappingContext
+from crm_membercare.systems import CustomCrmClient, MemberCareClient
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    conflict_policy: dict[str, str] = field(default_factory=dict)  # flow -> 'newest' | 'crm' | 'membercare'
+    delete_policy: dict[str, str] = field(default_factory=dict)  # flow -> 'propagate' | 'unlink' | 'ignore'
+    breaker_share: float = breaker.DEFAULT_SHARE
+    breaker_minimum: int = breaker.DEFAULT_MINIMUM
+    workers: int = 8
+
+
+@dataclass
+class FlowSummary:
+    flow: str
+    planned: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    conflicts: int = 0
+    rejects: int = 0
+    pending: int = 0
+    waiting: int = 0
+    ambiguous: int = 0
+    breaker: breaker.BreakerStatus | None = None
+
+
+@dataclass
+class CycleReport:
+    cycle_id: int
+    extracts: list[ExtractResult] = field(default_factory=list)
+    flows: dict[str, FlowSummary] = field(default_factory=dict)
+
+
+def flows_reading(system: str, resource: str, flows: tuple[Flow, ...] = FLOWS) -> list[str]:
+    """The flows whose planning depends on a change to this resource."""
+    return [f.name for f in flows
+            if (f.crm_resource if system == CRM_SYSTEM else f.mc_resource) == resource]
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        crm: CustomCrmClient,
+        mc: MemberCareClient,
+        settings: EngineSettings | None = None,
+        *,
+        flows: tuple[Flow, ...] = FLOWS,
+        progress: Progress | None = None,
+    ) -> None:
+        self.con, self.crm, self.mc = con, crm, mc
+        self.settings = settings or EngineSettings()
+        self.flows = flows
+        self.progress = progress or (lambda message: None)
+        self.cycle_id = 0
+        self._countries: CountryTable | None = None
+        self._links: LinkIndex | None = None
+
+    # --- cycle bookkeeping -----------------------------------------------------------------------------
+    def start_cycle(self) -> int:
+        self.cycle_id = self.con.execute("INSERT INTO sync.cycles DEFAULT VALUES RETURNING id").fetchone()[0]
+        self._links = None
+        return self.cycle_id
+
+    def finish_cycle(self, report: CycleReport, status: str = "completed") -> None:
+        with transaction(self.con):
+            for summary in report.flows.values():
+                self.con.execute(
+                    """INSERT OR REPLACE INTO sync.cycle_flows
+                       (cycle_id, flow, created, updated, deleted, conflicts, rejects, pending)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [report.cycle_id, summary.flow, summary.created, summary.updated, summary.deleted,
+                     summary.conflicts, summary.rejects, summary.pending],
+                )
+            self.con.execute(
+                "UPDATE sync.cycles SET finished_at = now(), status = ? WHERE id = ?", [status, report.cycle_id]
+            )
+
+    # --- shared context --------------------------------------------------------------------------------
+    @property
+    def links(self) -> LinkIndex:
+        if self._links is None:
+            integer_ids = [f.name for f in self.flows if f.mc_id_field == "id"]
+            self._links = load_links(self.con, integer_mc_ids=integer_ids)
+        return self._links
+
+    @property
+    def context(self) -> MappingContext:
+        if self._countries is None:
+            self._countries = CountryTable.from_api(self.mc.countries())
+        return MappingContext(self.links, self._countries)
+
+    # --- steps ---------------------------------------------------------------------------------------
+    def extract(self, table: RawTable) -> ExtractResult:
+        client = self.crm if table.system == CRM_SYSTEM else self.mc
+        flows = flows_reading(table.system, table.resource, self.flows)
+        result = extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id, progress=self.progress)
+        if table.system == MC_SYSTEM:
+            deleted, fetched = reconcile_ids(self.con, client, table, flows, cycle_id=self.cycle_id)
+            result = ExtractResult(result.system, result.resource, result.read + fetched,
+                                   result.changed + fetched, deleted, result.cursor)
+        self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")
+        return result
+
+    def plan(self, flow: Flow) -> FlowPlan:
+        with transaction(self.con):
+            if flow.derived is not None:
+                plan, given = plan_derived_flow(self.con, flow, self.links, self.context)
+            else:
+                given = load_flow_input(
+                    self.con, flow, self.links, self.context,
+                    conflict_policy=self.settings.conflict_policy.get(flow.name),
+                    delete_policy=self.settings.delete_policy.get(flow.name),
+                )
+                plan = plan_flow(given)
+            save_plan(self.con, plan, given, self.cycle_id)
+        self.progress(f"planned {flow.name}: {len(plan.operations)} operations")
+        return plan
+
+    def breaker_status(self, flow: Flow) -> breaker.BreakerStatus:
+        return breaker.evaluate(self.con, flow.name, share=self.settings.breaker_share,
+                                minimum=self.settings.breaker_minimum)
+
+    def writeback(self, flow: Flow, direction: str | None = None) -> tuple[ApplyCounts, breaker.BreakerStatus]:
+        status = self.breaker_status(flow)
+        with transaction(self.con):
+            breaker.guard(self.con, status)
+        executor = Executor(self.con, self.crm, self.mc, self.links, self.context,
+                            cycle_id=self.cycle_id, workers=self.settings.workers)
+        counts = executor.apply_flow(flow, direction)
+        if status.tripped and status.acknowledged:
+            with transaction(self.con):
+                breaker.rearm(self.con, flow.name)
+        self.progress(f"wrote back {flow.name}: {counts}")
+        return counts, status
+
+    # --- everything ------------------------------------------------------------------------------------
+    def run_cycle(self) -> CycleReport:
+        report = CycleReport(self.start_cycle())
+        try:
+            for table in RAW_TABLES:
+                report.extracts.append(self.extract(table))
+            for flow in self.flows:
+                plan = self.plan(flow)
+                counts, status = self.writeback(flow)
+                report.flows[flow.name] = FlowSummary(
+                    flow.name, len(plan.operations), counts.created, counts.updated, counts.deleted,
+                    len(plan.conflicts), len(plan.rejects) + counts.rejected, counts.pending,
+                    len(plan.waiting), len(plan.ambiguous), status,
+                )
+        except BaseException:
+            self.finish_cycle(report, status="failed")
+            raise
+        self.finish_cycle(report)
+        return report
+
+
+def run_cycle(con: duckdb.DuckDBPyConnection, crm: CustomCrmClient, mc: MemberCareClient,
+              settings: EngineSettings | None = None, progress: Progress | None = None) -> CycleReport:
+    return SyncEngine(con, crm, mc, settings, progress=progress).run_cycle()

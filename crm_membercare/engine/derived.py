@@ -1,0 +1,134 @@
+"""Planning a derived flow (B6: users ↔ the invoices of the orders and quotes they own).
+
+Its links are not matched or created: they follow from the links of the flows it derives through and each
+CRM record's owner. Every cycle the expected pairs are computed in one query; pairs that appeared, pairs
+touched by a changed user or invoice, and pairs whose owner changed are planned; pairs no longer expected
+are ended. The rows flow to MemberCare; an edit of the owner path in MemberCare (`ourReferenceEmail`) moves
+the order or quote to the CRM user with that key instead, or is a reject when no user has it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
+from crm_membercare.engine.links import LinkIndex
+from crm_membercare.engine.operations import (
+    MC_SIDE,
+    TO_CRM,
+    TO_MEMBERCARE,
+    UPDATE,
+    FlowPlan,
+    NewLink,
+    Operation,
+    Reject,
+)
+from crm_membercare.engine.plan import FlowInput, _jsonable, canonical
+from crm_membercare.engine.raw_schema import raw_table
+from crm_membercare.engine.snapshot import dirty_ids, load_records, mc_id_of
+from crm_membercare.mapping.canonical import fields_agree
+from crm_membercare.mapping.convert import crm_to_common, mc_to_common
+from crm_membercare.mapping.flows import FLOWS, Flow, flow_by_name
+from crm_membercare.mapping.links import MappingContext
+from crm_membercare.mapping.problems import MappingError
+
+
+def expected_pairs(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[tuple[int, Any], tuple[str, int]]:
+    """(owner crm id, mc id) -> (through flow, owned crm id), over the through flows' active links."""
+    derived = flow.derived
+    pairs: dict[tuple[int, Any], tuple[str, int]] = {}
+    for through_name in derived.through:
+        through = flow_by_name(through_name)
+        table = raw_table(CRM_SYSTEM, through.crm_resource)
+        rows = con.execute(
+            f"""SELECT t.{derived.owner_field}, l.mc_id, l.crm_id FROM sync.links l
+                JOIN {table.name} t ON t.id = l.crm_id
+                WHERE l.flow = ? AND l.state = 'active' AND t.{derived.owner_field} IS NOT NULL""",
+            [through_name],
+        ).fetchall()
+        for owner, mc_id, owned in rows:
+            pairs[(int(owner), mc_id_of(flow, mc_id))] = (through_name, int(owned))
+    return pairs
+
+
+def plan_derived_flow(
+    con: duckdb.DuckDBPyConnection, flow: Flow, links: LinkIndex, ctx: MappingContext
+) -> tuple[FlowPlan, FlowInput]:
+    plan = FlowPlan(flow.name)
+    expected = expected_pairs(con, flow)
+    existing = {(link.crm_id, mc_id_of(flow, link.mc_id)): link for link in links.of_flow(flow.name)
+                if link.state == "active"}
+    dirty_crm, dirty_mc = dirty_ids(con, flow)
+    for pair in existing.keys() - expected.keys():
+        plan.ended_links.append((pair[0], pair[1], "owner or order link changed"))
+    todo = [pair for pair in expected if pair not in existing or pair[0] in dirty_crm or pair[1] in dirty_mc]
+    users = load_records(con, raw_table(CRM_SYSTEM, flow.crm_resource), sorted({p[0] for p in todo}))
+    invoices = load_records(con, raw_table(MC_SYSTEM, flow.mc_resource), sorted({p[1] for p in todo}))
+    owner_key_row = next(row for row in flow.rows if flow.derived.mc_owner_path in row.mc_paths)
+    by_key = _users_by_key(con, flow) if todo else {}
+    for pair in todo:
+        user, invoice = users.get(pair[0]), invoices.get(pair[1])
+        if user is None or invoice is None or invoice.gone:
+            continue
+        link = existing.get(pair)
+        if link is None:
+            plan.new_links.append(NewLink(flow.name, pair[0], pair[1], "derived"))
+        try:
+            crm_values = crm_to_common(flow, user.raw, ctx)
+            mc_values = mc_to_common(flow, invoice.raw, ctx)
+        except MappingError as error:
+            plan.rejects.append(Reject(flow.name, MC_SIDE, pair[1], "", str(error)))
+            continue
+        base_mc = link.base_mc if link else None
+        to_mc, moved = [], False
+        for row in flow.rows:
+            c, m = crm_values.get(row.key), mc_values.get(row.key)
+            if fields_agree(flow, row.key, c, m):
+                continue
+            mc_edited = base_mc is not None and _jsonable(row.transform.canonical(m)) != base_mc.get(row.key)
+            if row is owner_key_row and mc_edited:
+                moved = True
+                _move_owner(plan, flow, pair, expected[pair], m, by_key)
+            else:
+                to_mc.append(row.key)
+        if to_mc and not moved:
+            plan.operations.append(Operation(
+                flow.name, TO_MEMBERCARE, UPDATE, flow.mc_resource, pair[0], pair[1], crm_values, tuple(to_mc),
+                based_on=invoice.marker, crm_values=canonical(flow, crm_values),
+                mc_values=canonical(flow, mc_values)))
+        agreed = {k for k in flow.keys if k not in to_mc}
+        if not moved:
+            plan.bases.append((pair[0], pair[1],
+                               {k: v for k, v in canonical(flow, crm_values).items() if k in agreed},
+                               {k: v for k, v in canonical(flow, mc_values).items() if k in agreed}))
+    given = FlowInput(flow, {}, {}, dirty_crm, dirty_mc, links, ctx)
+    return plan, given
+
+
+def _users_by_key(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, list[int]]:
+    table = raw_table(CRM_SYSTEM, flow.crm_resource)
+    key = flow.derived.crm_owner_key
+    rows = con.execute(f"SELECT id, lower(trim({key})) FROM {table.name} WHERE gone IS NULL AND {key} IS NOT NULL")
+    found: dict[str, list[int]] = {}
+    for user_id, value in rows.fetchall():
+        found.setdefault(value, []).append(user_id)
+    return found
+
+
+def _move_owner(plan: FlowPlan, flow: Flow, pair: tuple, owned: tuple[str, int], value: Any,
+                by_key: dict[str, list[int]]) -> None:
+    through = flow_by_name(owned[0])
+    candidates = by_key.get(str(value or "").strip().lower(), [])
+    if len(candidates) != 1:
+        reason = (f"no CRM user has {flow.derived.crm_owner_key} {value!r}" if not candidates
+                  else f"several CRM users have {flow.derived.crm_owner_key} {value!r}")
+        plan.rejects.append(Reject(flow.name, MC_SIDE, pair[1], flow.derived.mc_owner_path, reason, value))
+        return
+    plan.operations.append(Operation(
+        flow.name, TO_CRM, UPDATE, through.crm_resource, owned[1], pair[1],
+        {flow.derived.owner_field: candidates[0]}, ()))
+
+
+DERIVED_FLOWS = tuple(f for f in FLOWS if f.derived is not None)
