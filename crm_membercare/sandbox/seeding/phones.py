@@ -90,18 +90,20 @@ _NORWEGIAN_LANDLINE = _Plan(
 PHONE_COUNTRIES = frozenset(_MOBILE)
 
 
-def mobile(rng: random.Random, country: str) -> Phone:
-    return _draw(rng, _MOBILE[country])
+def mobile(rng: random.Random, country: str, region_known: bool = True) -> Phone:
+    """`region_known` False: the record has no country to parse a national number with, so it is typed with +."""
+    return _draw(rng, _MOBILE[country], region_known)
 
 
-def landline(rng: random.Random, country: str) -> Phone:
+def landline(rng: random.Random, country: str, region_known: bool = True) -> Phone:
     """A Norwegian switchboard number; abroad, a mobile (foreign fixed-line plans are not worth modelling)."""
-    return _draw(rng, _NORWEGIAN_LANDLINE if country == "NO" else _MOBILE[country])
+    return _draw(rng, _NORWEGIAN_LANDLINE if country == "NO" else _MOBILE[country], region_known)
 
 
-def _draw(rng: random.Random, plan: _Plan) -> Phone:
+def _draw(rng: random.Random, plan: _Plan, region_known: bool) -> Phone:
     prefix = pick(rng, plan.prefixes)
     rest = plan.length - len(prefix)
     national = prefix + f"{below(rng, 10 ** rest):0{rest}d}"
-    typing = pick(rng, plan.typings)
-    return Phone(e164=f"+{plan.calling_code}{national}", typed=typing(national))
+    e164 = f"+{plan.calling_code}{national}"
+    typed = pick(rng, plan.typings)(national)
+    return Phone(e164=e164, typed=typed if region_known or typed.startswith("+") else e164)
