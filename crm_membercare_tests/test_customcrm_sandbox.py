@@ -52,13 +52,13 @@ def listed(api: httpx.Client, resource: str, **params) -> dict:
 
 
 # --- auth ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                                     {"Authorization": f"Basic {TOKEN}"}])
-def test_requests_without_the_bearer_token_are_401(customcrm_server, headers):
-    for method, path in (("GET", "/contacts"), ("GET", "/contacts/1"), ("POST", "/contacts")):
-        response = httpx.request(method, customcrm_server.api_url + path, headers=headers, json={})
-        assert response.status_code == 401
-        assert isinstance(response.json()["detail"], str)
+def test_requests_without_the_bearer_token_are_401(customcrm_server):
+    bad_headers = [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}]
+    for headers in bad_headers:
+        for method, path in (("GET", "/contacts"), ("GET", "/contacts/1"), ("POST", "/contacts")):
+            response = httpx.request(method, customcrm_server.api_url + path, headers=headers, json={})
+            assert response.status_code == 401, (headers, method, path)
+            assert isinstance(response.json()["detail"], str)
 
 
 # --- create, get, list, patch, delete for every resource ------------------------------------------------
@@ -85,12 +85,12 @@ def test_lifecycle_of_a_record(api, resource):
     assert record["id"] in [r["id"] for r in listed(api, resource, include_archived="true")["data"]]
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/customers/99"), ("PATCH", "/customers/99"),
-                                              ("DELETE", "/customers/99"), ("GET", "/invoices")])
-def test_unknown_records_are_404(api, method, path):
-    response = api.request(method, path, json={"name": "X"})
-    assert response.status_code == 404
-    assert "detail" in response.json()
+def test_unknown_records_are_404(api):
+    for method, path in (("GET", "/customers/99"), ("PATCH", "/customers/99"), ("DELETE", "/customers/99"),
+                         ("GET", "/invoices")):
+        response = api.request(method, path, json={"name": "X"})
+        assert response.status_code == 404, (method, path)
+        assert "detail" in response.json()
 
 
 def test_defaults_fill_the_fields_a_create_leaves_out(api):
@@ -154,9 +154,9 @@ def test_updated_since_is_inclusive_and_accepts_an_offset(api):
     assert middle["id"] not in [r["id"] for r in listed(api, "customers", updated_since=one_ms_later)["data"]]
 
 
-@pytest.mark.parametrize("since", ["2026-03-01", "2026-03-01T10:00:00", "yesterday"])
-def test_updated_since_without_an_offset_is_422(api, since):
-    assert ("query", "updated_since") in problems(api.get("/customers", params={"updated_since": since}))
+def test_updated_since_without_an_offset_is_422(api):
+    for since in ("2026-03-01", "2026-03-01T10:00:00", "yesterday"):
+        assert ("query", "updated_since") in problems(api.get("/customers", params={"updated_since": since}))
 
 
 def test_external_ref_filter_finds_live_and_archived_records(api):
@@ -172,15 +172,12 @@ def test_external_ref_filter_finds_live_and_archived_records(api):
     assert [r["id"] for r in found] == [record["id"]]
 
 
-@pytest.mark.parametrize("limit", ["0", "1001", "-1", "many"])
-def test_limit_out_of_bounds_is_422(api, limit):
-    assert ("query", "limit") in problems(api.get("/customers", params={"limit": limit}))
-
-
-@pytest.mark.parametrize("limit", [1, 1000])
-def test_limit_bounds_are_inclusive(api, limit):
+def test_limit_is_bounded_by_1_and_1000(api):
+    for limit in ("0", "1001", "-1", "many"):
+        assert ("query", "limit") in problems(api.get("/customers", params={"limit": limit}))
     created(api, "customers", minimal_body(api, "customers"))
-    assert len(listed(api, "customers", limit=limit)["data"]) == 1
+    for limit in (1, 1000):
+        assert len(listed(api, "customers", limit=limit)["data"]) == 1
 
 
 def test_a_cursor_the_server_never_handed_out_is_422(api):
@@ -188,20 +185,21 @@ def test_a_cursor_the_server_never_handed_out_is_422(api):
 
 
 # --- versions, conflicts, read-only fields --------------------------------------------------------------
-@pytest.mark.parametrize("tag", ["1", '"1"', 'W/"1"'])
-def test_if_match_with_the_current_version_writes(api, tag):
+def test_if_match_with_the_current_version_writes_bare_or_quoted(api):
     record = created(api, "customers", minimal_body(api, "customers"))
-    response = api.patch(f"/customers/{record['id']}", json={"name": "Ny AS"}, headers={"If-Match": tag})
-    assert response.status_code == 200 and response.json()["version"] == 2
-    assert response.headers["ETag"] == '"2"'
+    for version, tag in ((1, "1"), (2, '"2"'), (3, 'W/"3"'), (4, "*")):
+        response = api.patch(f"/customers/{record['id']}", json={"name": f"Ny {version} AS"},
+                             headers={"If-Match": tag})
+        assert response.status_code == 200 and response.json()["version"] == version + 1
+        assert response.headers["ETag"] == f'"{version + 1}"'
 
 
-@pytest.mark.parametrize("tag", ["1", '"1"'])
-def test_stale_if_match_is_412_and_changes_nothing(api, tag):
+def test_stale_if_match_is_412_and_changes_nothing(api):
     record = created(api, "customers", minimal_body(api, "customers"))
     api.patch(f"/customers/{record['id']}", json={"name": "Først AS"})
-    response = api.patch(f"/customers/{record['id']}", json={"name": "Sist AS"}, headers={"If-Match": tag})
-    assert response.status_code == 412 and isinstance(response.json()["detail"], str)
+    for tag in ("1", '"1"', "3"):
+        response = api.patch(f"/customers/{record['id']}", json={"name": "Sist AS"}, headers={"If-Match": tag})
+        assert response.status_code == 412 and isinstance(response.json()["detail"], str)
     assert api.get(f"/customers/{record['id']}").json()["name"] == "Først AS"
 
 
