@@ -13,7 +13,7 @@ import pytest
 from crm_membercare.sandbox.countries import ISO2_BY_COUNTRY_ID
 from crm_membercare.sandbox.money import document_total
 from crm_membercare.sandbox.seeding import CHUNK_SIZE, generate
-from crm_membercare.sandbox.seeding.norway import is_valid_org_number
+from crm_membercare.sandbox.seeding.norway import is_valid_org_number, org_number
 
 NOW = datetime(2026, 11, 27, 9, 15, 2, tzinfo=UTC)
 SEED = 42
@@ -372,6 +372,12 @@ def test_org_numbers_are_valid_and_match_keys_unique_per_side():
     assert len({u["email"] for u in crm["users"]}) == 10
 
 
+def test_org_numbers_stay_valid_and_distinct_far_beyond_large():
+    numbers = [org_number(unique, 12345) for unique in range(0, 600_000, 3)]
+    assert len(set(numbers)) == len(numbers)
+    assert all(is_valid_org_number(n) and n[0] in "89" for n in numbers)
+
+
 def test_membercare_phones_are_e164_and_crm_phones_as_typed():
     mc = side("membercare")
     values = [c for d in mc["companies"] + mc["persons"] for c in d["contacts"]]
@@ -443,6 +449,20 @@ def test_membercare_persons_carry_data_the_sync_does_not_own():
         "sms": sum(p["allowSms"] for p in persons),
     }
     assert all(5 <= n < len(persons) for n in share.values()), share
+    for person in persons:
+        if person["socialSecurityNumber"]:
+            number = person["socialSecurityNumber"]["number"]
+            assert valid_national_identity_number(number), number
+            born = person["birthDate"]
+            assert number[:6] == f"{born[8:10]}{born[5:7]}{born[2:4]}"
+
+
+def valid_national_identity_number(number: str) -> bool:
+    digits = [int(c) for c in number]
+    checks = []
+    for weights in ((3, 7, 6, 1, 8, 9, 4, 5, 2), (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)):
+        checks.append((11 - sum(w * d for w, d in zip(weights, digits, strict=False)) % 11) % 11)
+    return len(digits) == 11 and checks == digits[9:]
 
 
 def test_realistic_mixes_and_timestamps_before_now():

@@ -3,6 +3,20 @@
 `generate` is pure: the same (system, seed, scale, overlap, now) always gives the same records, and the records
 the two systems share (DESIGN A3 "Seed overlap") come out identical under the Part B mapping whichever system is
 generated, alone or both.
+
+Choices where DESIGN is silent:
+- small is DESIGN A3's list per side; medium and large multiply every count by 40 and 800 (~51 k and ~1.0 M
+  records in all). A dict scale names resources by either side's name; "invoices" alone splits 5:2 into
+  orders:quotes; a pair given two different counts, an unknown name or a negative count is a ValueError.
+- Both sides of a pair have the same size n; round(overlap * n) records are shared, scattered over different
+  ids on each side. A shared record references shared parents only; a shared document needs a shared debtor, so
+  with no shared customers and no shared contacts no document is shared.
+- E-mails, org numbers (valid mod-11) and SKUs embed a number unique across both sides, so a side-only record
+  never shares a match key (nor a company's fallback e-mail key) with the other side.
+- All money is NOK. A CRM quote "accepted" shows as Proforma "Sent" or, for some, "Paid" (DESIGN B5's lossy row
+  maps Paid back to accepted). MemberCare-only invoices carry a "PO-" order reference or none, and an
+  our-reference on the "medlem." subdomain of the CRM users' domain (never a CRM user) or none.
+- A record without an address has no country to parse a phone with, so its CRM phone is typed with a "+".
 """
 
 from __future__ import annotations
