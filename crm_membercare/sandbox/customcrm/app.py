@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,7 +47,7 @@ def create_app(
     return app
 
 
-def _bearer(token: str):
+def _bearer(token: str) -> Callable[..., None]:
     expected = f"Bearer {token}".encode()
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
