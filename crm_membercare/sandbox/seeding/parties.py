@@ -31,6 +31,10 @@ NONPROFITS = (
     "Husflidslag", "Sportsklubb", "Pensjonistforening",
 )
 PUBLIC_BODIES = ("{} kommune", "{} videregående skole", "{} folkebibliotek", "{} brannvesen", "{} kulturskole")
+# Who has a Norwegian organisation number: nearly every company, most associations, all public bodies; abroad only
+# those with a Norwegian branch (NUF).
+REGISTERED_SHARE = {"company": 0.96, "nonprofit": 0.85, "public": 1.0}
+FOREIGN_REGISTERED_SHARE = 0.3
 SIDE_ROLES = ("Styremedlem", "Varamedlem", "Revisor", "Kasserer", "Valgkomité")
 
 
@@ -108,8 +112,8 @@ def draw_organisation(
         customer_type, name = "public", pick(rng, PUBLIC_BODIES).format(_place_name(rng, pool))
     else:
         name = pick(rng, pool.companies)
-    registered = shared or rng.random() < ({"company": 0.96, "nonprofit": 0.85}.get(customer_type, 1.0)
-                                           if country == "NO" else 0.3)
+    registered_share = REGISTERED_SHARE[customer_type] if country == "NO" else FOREIGN_REGISTERED_SHARE
+    registered = shared or rng.random() < registered_share  # a shared one needs its match key
     # The unique number makes the domain (and so the e-mail, a fallback match key) unique across both sides.
     domain = f"{slug(name)}{unique}.{TOP_LEVEL[country]}"
     address = draw_address(rng, pools, country) if rng.random() < 0.95 else None
