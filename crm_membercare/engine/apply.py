@@ -16,7 +16,7 @@ import duckdb
 from crm_membercare.engine import invoice_lifecycle, outbox
 from crm_membercare.engine.extract import mark_dirty
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity
-from crm_membercare.engine.links import Link, LinkIndex, end_link, save_link, update_bases
+from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, save_links, with_bases, write_bases
 from crm_membercare.engine.operations import (
     CREATE,
     CRM_SIDE,
@@ -107,8 +107,7 @@ class Executor:
                     outbox.mark_attempts(self.con, [e.id for e in batch])
                 results = self._run(lambda entry: self._perform(flow, entry), batch)
                 with transaction(self.con):
-                    for entry, effects in zip(batch, results, strict=True):
-                        self._record(flow, entry, effects, counts)
+                    self._record_batch(flow, batch, results, counts)
         return ApplyCounts(**counts, pending=outbox.count_open(self.con, flow.name))
 
     def _run(self, work: Callable[[outbox.OutboxEntry], Effects], batch: list) -> list[Effects]:
@@ -266,36 +265,67 @@ class Executor:
                        end_link=f"{gone} in MemberCare")
 
     # --- recording -----------------------------------------------------------------------------------
-    def _record(self, flow: Flow, entry: outbox.OutboxEntry, effects: Effects, counts: dict) -> None:
-        con, op = self.con, entry.operation
-        crm_table = raw_table(CRM_SYSTEM, op.target_resource if op.direction == TO_CRM else flow.crm_resource)
+    def _record_batch(self, flow: Flow, batch: list[outbox.OutboxEntry], results: list[Effects], counts: dict) -> None:
+        con, links = self.con, self.links
+        crm_records: dict[str, list[dict]] = {}
+        crm_gone: dict[str, list[tuple[int, str]]] = {}
+        mc_records: list[dict] = []
+        mc_deleted: list = []
+        dirty: list[tuple[str, Any]] = []
+        new_links: list[tuple[Link, str]] = []
+        changed: dict[tuple, Link] = {}
+        ended_links: list[tuple[Link, str]] = []
+        rejects: list[Reject] = []
+        outcomes: list[tuple[int, str, str | None]] = []
+        follow_ups: list[Operation] = []
+        for entry, effects in zip(batch, results, strict=True):
+            op = entry.operation
+            crm_resource = op.target_resource if op.direction == TO_CRM else flow.crm_resource
+            crm_records.setdefault(crm_resource, []).extend(effects.crm_records)
+            crm_gone.setdefault(crm_resource, []).extend(effects.crm_gone)
+            mc_records += effects.mc_records
+            mc_deleted += [mc_id for mc_id, _ in effects.mc_gone]
+            dirty += effects.dirty
+            if effects.new_link:
+                crm_id, mc_id, base_crm, base_mc = effects.new_link
+                link = Link(flow.name, crm_id, mc_id, "active", base_crm, base_mc)
+                links.put(link)
+                new_links.append((link, "create"))
+            link = links.pair(flow.name, op.crm_id, op.mc_id) if op.crm_id is not None else None
+            if effects.bases and link:
+                base_crm, base_mc = effects.bases
+                link = with_bases(link, {**(link.base_crm or {}), **base_crm}, {**(link.base_mc or {}), **base_mc})
+                links.put(link)
+                changed[(link.flow, link.crm_id, str(link.mc_id))] = link
+            if effects.end_link and link:
+                links.put(ended(link))
+                ended_links.append((link, effects.end_link))
+            rejects += effects.rejects
+            outcomes.append((entry.id, effects.status, effects.reason))
+            follow_ups += effects.follow_ups
+            if effects.status == "applied" and (op.fields or op.kind != UPDATE):
+                counts[{CREATE: "created", UPDATE: "updated", DELETE: "deleted"}[op.kind]] += 1
+            counts["rejected"] += effects.status == "rejected"
+
+        for resource, records in crm_records.items():
+            upsert_records(con, raw_table(CRM_SYSTEM, resource), records)
+        for resource, gone in crm_gone.items():
+            table = raw_table(CRM_SYSTEM, resource).name
+            for state in {s for _, s in gone}:
+                con.execute(f"UPDATE {table} SET gone = ? WHERE id IN (SELECT unnest(?))",
+                            [state, [i for i, s in gone if s == state]])
         mc_table = raw_table(MC_SYSTEM, flow.mc_resource)
-        upsert_records(con, crm_table, effects.crm_records)
-        upsert_records(con, mc_table, effects.mc_records)
-        for crm_id, state in effects.crm_gone:
-            con.execute(f"UPDATE {crm_table.name} SET gone = ? WHERE id = ?", [state, crm_id])
-        mark_deleted(con, mc_table, [mc_id for mc_id, _ in effects.mc_gone])
-        for side, record_id in effects.dirty:
-            mark_dirty(con, [flow.name], CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM, [record_id], self.cycle_id)
-        if effects.new_link:
-            crm_id, mc_id, base_crm, base_mc = effects.new_link
-            link = Link(flow.name, crm_id, mc_id, "active", base_crm, base_mc)
-            save_link(con, link, linked_by="create")
-            self.links.put(link)
-        link = self.links.by_crm(flow.name, op.crm_id) if op.crm_id is not None else None
-        if effects.bases and link:
-            base_crm, base_mc = effects.bases
-            self.links.put(update_bases(con, link, {**(link.base_crm or {}), **base_crm},
-                                        {**(link.base_mc or {}), **base_mc}))
-        if effects.end_link and link:
-            self.links.put(end_link(con, link, effects.end_link))
-        record_rejects(con, effects.rejects, self.cycle_id)
-        outbox.finish(con, entry.id, effects.status, effects.reason)
-        outbox.enqueue(con, effects.follow_ups, self.cycle_id)
-        if effects.status == "applied" and op.fields or op.kind != UPDATE:
-            key = {CREATE: "created", UPDATE: "updated", DELETE: "deleted"}[op.kind]
-            counts[key] += effects.status == "applied"
-        counts["rejected"] += effects.status == "rejected"
+        upsert_records(con, mc_table, mc_records)
+        mark_deleted(con, mc_table, mc_deleted)
+        for side in (CRM_SIDE, MC_SIDE):
+            ids = [record_id for s, record_id in dirty if s == side]
+            mark_dirty(con, [flow.name], CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM, ids, self.cycle_id)
+        save_links(con, new_links)
+        write_bases(con, list(changed.values()))
+        end_links(con, ended_links)
+        record_rejects(con, rejects, self.cycle_id)
+        outbox.finish(con, outcomes)
+        outbox.enqueue(con, follow_ups, self.cycle_id)
 
 
 def _fields(values: dict | None, keys) -> dict:

@@ -8,11 +8,13 @@ most one order or quote, and a link whose record went away is *ended*, not remov
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -31,18 +33,21 @@ class LinkIndex:
     def __init__(self, links: Iterable[Link] = (), *, integer_mc_ids: Iterable[str] = ()) -> None:
         # MemberCare ids travel in their own type: debtor numbers are strings, product and invoice ids integers.
         self._integer_mc_ids = frozenset(integer_mc_ids)
+        self._pairs: dict[tuple[str, int, str], Link] = {}
+        # One-to-one flows are looked up by either id; a derived flow's user has many invoices, so its
+        # links are reached through `pair` and `of_flow`.
         self._by_crm: dict[tuple[str, int], Link] = {}
         self._by_mc: dict[tuple[str, str], Link] = {}
         for link in links:
             self.put(link)
 
     def put(self, link: Link) -> None:
+        self._pairs[(link.flow, link.crm_id, str(link.mc_id))] = link
         self._by_crm[(link.flow, link.crm_id)] = link
         self._by_mc[(link.flow, str(link.mc_id))] = link
 
-    def drop(self, link: Link) -> None:
-        self._by_crm.pop((link.flow, link.crm_id), None)
-        self._by_mc.pop((link.flow, str(link.mc_id)), None)
+    def pair(self, flow: str, crm_id: int, mc_id: Any) -> Link | None:
+        return self._pairs.get((flow, int(crm_id), str(mc_id)))
 
     def by_crm(self, flow: str, crm_id: int) -> Link | None:
         return self._by_crm.get((flow, int(crm_id)))
@@ -51,7 +56,7 @@ class LinkIndex:
         return self._by_mc.get((flow, str(mc_id)))
 
     def of_flow(self, flow: str) -> list[Link]:
-        return [link for (name, _), link in self._by_crm.items() if name == flow]
+        return [link for (name, _, _), link in self._pairs.items() if name == flow]
 
     # LinkLookup: only active links translate references.
     def crm_id_for(self, flow_name: str, mc_id: Any) -> int | None:
@@ -84,44 +89,71 @@ def _json(value: str | None) -> dict | None:
     return None if value is None else json.loads(value)
 
 
-def save_link(
-    con: duckdb.DuckDBPyConnection,
-    link: Link,
-    *,
-    linked_by: str,
-    crm_marker: str | None = None,
-    mc_marker: str | None = None,
-) -> None:
-    con.execute(
-        """INSERT INTO sync.links (flow, crm_id, mc_id, state, linked_by, base_crm, base_mc, crm_marker, mc_marker)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (flow, crm_id, mc_id) DO UPDATE SET
-             state = excluded.state, base_crm = excluded.base_crm, base_mc = excluded.base_mc,
-             crm_marker = coalesce(excluded.crm_marker, sync.links.crm_marker),
-             mc_marker = coalesce(excluded.mc_marker, sync.links.mc_marker), updated_at = now()""",
-        [link.flow, link.crm_id, str(link.mc_id), link.state, linked_by, _dump(link.base_crm), _dump(link.base_mc),
-         crm_marker, mc_marker],
-    )
+def save_links(con: duckdb.DuckDBPyConnection, links: list[tuple[Link, str]]) -> None:
+    """Insert or refresh links, each with how it was made ('match', 'create', 'external_id', 'derived')."""
+    if not links:
+        return
+    frame = pd.DataFrame(
+        [(link.flow, link.crm_id, str(link.mc_id), link.state, linked_by, _dump(link.base_crm), _dump(link.base_mc))
+         for link, linked_by in links],
+        columns=["flow", "crm_id", "mc_id", "state", "linked_by", "base_crm", "base_mc"], dtype=object,
+    ).drop_duplicates(subset=["flow", "crm_id", "mc_id"], keep="last")
+    with _registered(con, "new_links", frame):
+        con.execute(
+            """INSERT INTO sync.links (flow, crm_id, mc_id, state, linked_by, base_crm, base_mc)
+               SELECT flow, CAST(crm_id AS BIGINT), mc_id, state, linked_by, CAST(base_crm AS JSON),
+                      CAST(base_mc AS JSON) FROM new_links
+               ON CONFLICT (flow, crm_id, mc_id) DO UPDATE SET
+                 state = excluded.state, base_crm = excluded.base_crm, base_mc = excluded.base_mc,
+                 updated_at = now()"""
+        )
 
 
-def update_bases(
-    con: duckdb.DuckDBPyConnection, link: Link, base_crm: dict | None, base_mc: dict | None
-) -> Link:
-    con.execute(
-        """UPDATE sync.links SET base_crm = ?, base_mc = ?, updated_at = now()
-           WHERE flow = ? AND crm_id = ? AND mc_id = ?""",
-        [_dump(base_crm), _dump(base_mc), link.flow, link.crm_id, str(link.mc_id)],
-    )
+def write_bases(con: duckdb.DuckDBPyConnection, links: list[Link]) -> None:
+    """Store the bases the given links now carry."""
+    if not links:
+        return
+    frame = pd.DataFrame(
+        [(link.flow, link.crm_id, str(link.mc_id), _dump(link.base_crm), _dump(link.base_mc)) for link in links],
+        columns=["flow", "crm_id", "mc_id", "base_crm", "base_mc"], dtype=object,
+    ).drop_duplicates(subset=["flow", "crm_id", "mc_id"], keep="last")
+    with _registered(con, "new_bases", frame):
+        con.execute(
+            """UPDATE sync.links l SET base_crm = CAST(b.base_crm AS JSON), base_mc = CAST(b.base_mc AS JSON),
+                      updated_at = now()
+               FROM new_bases b
+               WHERE l.flow = b.flow AND l.crm_id = CAST(b.crm_id AS BIGINT) AND l.mc_id = b.mc_id"""
+        )
+
+
+def end_links(con: duckdb.DuckDBPyConnection, ended: list[tuple[Link, str]]) -> None:
+    if not ended:
+        return
+    frame = pd.DataFrame([(link.flow, link.crm_id, str(link.mc_id), reason) for link, reason in ended],
+                         columns=["flow", "crm_id", "mc_id", "reason"], dtype=object)
+    with _registered(con, "ended_links", frame):
+        con.execute(
+            """UPDATE sync.links l SET state = 'ended', ended_at = now(), ended_reason = e.reason, updated_at = now()
+               FROM ended_links e
+               WHERE l.flow = e.flow AND l.crm_id = CAST(e.crm_id AS BIGINT) AND l.mc_id = e.mc_id"""
+        )
+
+
+def with_bases(link: Link, base_crm: dict | None, base_mc: dict | None) -> Link:
     return Link(link.flow, link.crm_id, link.mc_id, link.state, base_crm, base_mc)
 
 
-def end_link(con: duckdb.DuckDBPyConnection, link: Link, reason: str) -> Link:
-    con.execute(
-        """UPDATE sync.links SET state = 'ended', ended_at = now(), ended_reason = ?, updated_at = now()
-           WHERE flow = ? AND crm_id = ? AND mc_id = ?""",
-        [reason, link.flow, link.crm_id, str(link.mc_id)],
-    )
+def ended(link: Link) -> Link:
     return Link(link.flow, link.crm_id, link.mc_id, "ended", link.base_crm, link.base_mc)
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)
 
 
 def _dump(value: dict | None) -> str | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from crm_membercare.engine.operations import CREATE, TO_MEMBERCARE, Operation
 
@@ -29,27 +30,50 @@ def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
+def op_key(op: Operation) -> str:
+    """What an operation is about: a create by its source record, anything else by the linked pair."""
+    if op.kind == CREATE:
+        source = op.crm_id if op.direction == TO_MEMBERCARE else op.mc_id
+        return f"{op.flow}|{op.direction}|create|{source}"
+    return f"{op.flow}|{op.direction}|change|{op.crm_id}|{op.mc_id}"
+
+
 def enqueue(con: duckdb.DuckDBPyConnection, operations: list[Operation], cycle_id: int) -> None:
-    """Record operations as pending; an open operation for the same target and direction is superseded.
+    """Record operations as pending; an open operation with the same key is superseded.
 
     A superseded create hands its attempt count on, so a create that may have happened is still looked up.
     """
-    for op in operations:
-        source = "crm_id" if op.direction == TO_MEMBERCARE else "mc_id"
-        source_id = op.crm_id if op.direction == TO_MEMBERCARE else op.mc_id
-        key_sql = f"flow = ? AND direction = ? AND {source} = ? AND status IN ('pending', 'held')"
-        key = [op.flow, op.direction, source_id if source == "crm_id" else str(source_id)]
-        previous = con.execute(f"SELECT coalesce(max(attempts), 0) FROM sync.outbox WHERE {key_sql} AND operation = ?",
-                               [*key, op.kind]).fetchone()[0]
-        con.execute(f"UPDATE sync.outbox SET status = 'dropped', reason = 'superseded', updated_at = now() "
-                    f"WHERE {key_sql}", key)
+    if not operations:
+        return
+    latest = {op_key(op): op for op in operations}
+    frame = pd.DataFrame(
+        [(key, cycle_id, op.flow, op.direction, op.kind, op.crm_id, None if op.mc_id is None else str(op.mc_id),
+          _dump(_payload(op)), _dump(list(op.fields)), op.based_on) for key, op in latest.items()],
+        columns=["op_key", "cycle_id", "flow", "direction", "operation", "crm_id", "mc_id", "payload", "fields",
+                 "based_on"],
+        dtype=object,
+    )
+    con.register("new_ops", frame)
+    try:
         con.execute(
-            """INSERT INTO sync.outbox (cycle_id, flow, direction, operation, crm_id, mc_id, payload, fields,
-                                        based_on, attempts, reason)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)""",
-            [cycle_id, op.flow, op.direction, op.kind, op.crm_id, None if op.mc_id is None else str(op.mc_id),
-             _dump(_payload(op)), _dump(list(op.fields)), op.based_on, previous if op.kind == CREATE else 0],
+            """CREATE OR REPLACE TEMP TABLE superseded AS
+               SELECT o.op_key, max(o.attempts) AS attempts FROM sync.outbox o JOIN new_ops n USING (op_key)
+               WHERE o.status IN ('pending', 'held') GROUP BY o.op_key"""
         )
+        con.execute(
+            """UPDATE sync.outbox SET status = 'dropped', reason = 'superseded', updated_at = now()
+               WHERE status IN ('pending', 'held') AND op_key IN (SELECT op_key FROM superseded)"""
+        )
+        con.execute(
+            """INSERT INTO sync.outbox (op_key, cycle_id, flow, direction, operation, crm_id, mc_id, payload, fields,
+                                        based_on, attempts)
+               SELECT n.op_key, CAST(n.cycle_id AS BIGINT), n.flow, n.direction, n.operation,
+                      CAST(n.crm_id AS BIGINT), n.mc_id, CAST(n.payload AS JSON), CAST(n.fields AS JSON), n.based_on,
+                      CASE WHEN n.operation = 'create' THEN coalesce(s.attempts, 0) ELSE 0 END
+               FROM new_ops n LEFT JOIN superseded s USING (op_key)"""
+        )
+    finally:
+        con.unregister("new_ops")
 
 
 def _payload(op: Operation) -> dict:
@@ -83,9 +107,19 @@ def mark_attempts(con: duckdb.DuckDBPyConnection, ids: list[int]) -> None:
                     "WHERE id IN (SELECT unnest(?))", [ids])
 
 
-def finish(con: duckdb.DuckDBPyConnection, entry_id: int, status: str, reason: str | None = None) -> None:
-    con.execute("UPDATE sync.outbox SET status = ?, reason = ?, updated_at = now() WHERE id = ?",
-                [status, reason, entry_id])
+def finish(con: duckdb.DuckDBPyConnection, outcomes: list[tuple[int, str, str | None]]) -> None:
+    """Set each (outbox id, status, reason)."""
+    if not outcomes:
+        return
+    frame = pd.DataFrame(outcomes, columns=["id", "status", "reason"], dtype=object)
+    con.register("outcomes", frame)
+    try:
+        con.execute(
+            """UPDATE sync.outbox o SET status = f.status, reason = f.reason, updated_at = now()
+               FROM outcomes f WHERE o.id = CAST(f.id AS BIGINT)"""
+        )
+    finally:
+        con.unregister("outcomes")
 
 
 def hold(con: duckdb.DuckDBPyConnection, ids: list[int], reason: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from crm_membercare.engine.operations import Ambiguous, RecordedConflict, Reject
 
@@ -50,15 +51,24 @@ def close_rejects(con: duckdb.DuckDBPyConnection, flow: str, side: str, record_i
 
 
 def record_conflicts(con: duckdb.DuckDBPyConnection, conflicts: Iterable[RecordedConflict], cycle_id: int) -> None:
-    for item in conflicts:
-        c = item.conflict
+    rows = [(cycle_id, item.flow, item.crm_id, str(item.mc_id), item.conflict.field, _json(item.conflict.crm_value),
+             _json(item.conflict.membercare_value), _json(item.conflict.base_value), item.conflict.winner,
+             item.conflict.policy) for item in conflicts]
+    if not rows:
+        return
+    columns = ["cycle_id", "flow", "crm_id", "mc_id", "field", "crm_value", "membercare_value", "base_value",
+               "winner", "policy"]
+    con.register("new_conflicts", pd.DataFrame(rows, columns=columns, dtype=object))
+    try:
         con.execute(
             """INSERT INTO sync.conflicts (cycle_id, flow, crm_id, mc_id, field, crm_value, membercare_value,
                                            base_value, winner, policy)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [cycle_id, item.flow, item.crm_id, str(item.mc_id), c.field, _json(c.crm_value),
-             _json(c.membercare_value), _json(c.base_value), c.winner, c.policy],
+               SELECT CAST(cycle_id AS BIGINT), flow, CAST(crm_id AS BIGINT), mc_id, field, CAST(crm_value AS JSON),
+                      CAST(membercare_value AS JSON), CAST(base_value AS JSON), winner, policy
+               FROM new_conflicts"""
         )
+    finally:
+        con.unregister("new_conflicts")
 
 
 def record_ambiguous(con: duckdb.DuckDBPyConnection, found: Iterable[Ambiguous]) -> None:

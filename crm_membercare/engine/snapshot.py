@@ -9,7 +9,7 @@ import duckdb
 
 from crm_membercare.engine import outbox
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
-from crm_membercare.engine.links import Link, LinkIndex, end_link, save_link, update_bases
+from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, save_links, with_bases, write_bases
 from crm_membercare.engine.matching import KeyIndex
 from crm_membercare.engine.operations import FlowPlan, Record
 from crm_membercare.engine.plan import FlowInput
@@ -99,18 +99,25 @@ def load_flow_input(
 def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, cycle_id: int) -> None:
     """Commit the plan's findings and operations; what waits for a reference stays dirty."""
     flow, links = given.flow, given.links
-    for new in plan.new_links:
-        link = Link(flow.name, new.crm_id, new.mc_id, "active", None, None)
-        save_link(con, link, linked_by=new.linked_by)
+    new_links = [(Link(flow.name, new.crm_id, new.mc_id, "active", None, None), new.linked_by)
+                 for new in plan.new_links]
+    for link, _ in new_links:
         links.put(link)
+    save_links(con, new_links)
+    rebased = []
     for crm_id, mc_id, base_crm, base_mc in plan.bases:
-        link = links.by_crm(flow.name, crm_id)
-        if link and str(link.mc_id) == str(mc_id):
-            links.put(update_bases(con, link, base_crm, base_mc))
+        link = links.pair(flow.name, crm_id, mc_id)
+        if link:
+            rebased.append(with_bases(link, base_crm, base_mc))
+            links.put(rebased[-1])
+    write_bases(con, rebased)
+    finished = []
     for crm_id, mc_id, reason in plan.ended_links:
-        link = links.by_crm(flow.name, crm_id)
-        if link and str(link.mc_id) == str(mc_id):
-            links.put(end_link(con, link, reason))
+        link = links.pair(flow.name, crm_id, mc_id)
+        if link:
+            finished.append((link, reason))
+            links.put(ended(link))
+    end_links(con, finished)
     record_conflicts(con, plan.conflicts, cycle_id)
     record_rejects(con, plan.rejects, cycle_id)
     record_ambiguous(con, plan.ambiguous)

@@ -14,6 +14,8 @@ import duckdb
 
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
 
+CATALOG = "state"
+
 
 def _raw_table_ddl(table: RawTable) -> str:
     typed = ",\n".join(f"    {column} {kind}" for column, kind, _ in table.columns)
@@ -61,6 +63,7 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""
         CREATE TABLE sync.outbox (
             id BIGINT PRIMARY KEY DEFAULT nextval('sync.outbox_seq'),
+            op_key VARCHAR NOT NULL,     -- what it is about: a create by its source, a change by the pair
             cycle_id BIGINT, flow VARCHAR NOT NULL,
             direction VARCHAR NOT NULL,  -- 'to_membercare' | 'to_crm'
             operation VARCHAR NOT NULL,  -- 'create' | 'update' | 'delete' | 'credit' | 'stamp'
@@ -131,7 +134,11 @@ def open_state(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    # Attached under a fixed name: a file called sync.duckdb would otherwise be a catalog named "sync",
+    # and "sync.links" would be ambiguous between that catalog and the schema.
+    con = duckdb.connect()
+    con.execute(f"ATTACH ? AS {CATALOG}{' (READ_ONLY)' if read_only else ''}", [str(path)])
+    con.execute(f"USE {CATALOG}")
     try:
         if not read_only:
             migrate(con)
