@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+import time
 from pathlib import Path
 
 from crm_membercare.sandbox.serving import LOOPBACK
@@ -60,6 +62,99 @@ def _print_docs(_: argparse.Namespace) -> int:
     return 0
 
 
+def _table(rows: list[dict]) -> str:
+    """A plain text table of dicts with the same keys."""
+    if not rows:
+        return "(none)"
+    keys = list(rows[0])
+    cells = [[_cell(row.get(k)) for k in keys] for row in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    lines = ["  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from crm_membercare.config import Settings
+    from crm_membercare.engine.cycle import EngineSettings, SyncEngine
+    from crm_membercare.engine.state import open_state
+    from crm_membercare.systems import SystemApiError
+
+    settings = Settings.from_env()
+    engine_settings = EngineSettings(conflict_policy=settings.conflict_policy, delete_policy=settings.delete_policy)
+
+    def progress(message: str) -> None:
+        print(f"  {message}", file=sys.stderr, flush=True)
+
+    while True:
+        try:
+            with open_state(settings.db_path) as con, settings.customcrm_client() as crm, \
+                    settings.membercare_client() as mc:
+                report = SyncEngine(con, crm, mc, engine_settings, progress=progress).run_cycle()
+        except SystemApiError as error:
+            print(f"sync could not run: {error}", file=sys.stderr)
+            return 1
+        rows = [{k: v for k, v in vars(s).items() if k != "breaker"} | {"breaker": _breaker_text(s.breaker)}
+                for s in report.flows.values()]
+        print(f"cycle {report.cycle_id}")
+        print(_table(rows), flush=True)
+        if args.once:
+            return 0
+        time.sleep(settings.sensor_interval_s)
+
+
+def _breaker_text(status) -> str:
+    if status is None or not status.tripped:
+        return "ok"
+    return f"{'acknowledged' if status.acknowledged else 'TRIPPED'} ({status.destructive} > {status.threshold})"
+
+
+def _read_state(args: argparse.Namespace) -> int:
+    from crm_membercare.config import Settings
+    from crm_membercare.engine import reports
+    from crm_membercare.engine.state import open_state
+
+    db_path = Settings.from_env().db_path
+    if not Path(db_path).exists():
+        print(f"no sync state at {db_path} yet: run `crm-membercare sync --once` first", file=sys.stderr)
+        return 1
+    with open_state(db_path, read_only=True) as con:
+        if args.command == "status":
+            result = {"cycles": reports.last_cycles(con), "flows": reports.flow_status(con)}
+        elif args.command == "rejects":
+            result = reports.rejects(con, open_only=not args.all, limit=args.limit)
+        else:
+            result = reports.conflicts(con, limit=args.limit)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    elif isinstance(result, dict):
+        for name, rows in result.items():
+            print(f"{name}:\n{_table(rows)}\n")
+    else:
+        print(_table(result))
+    return 0
+
+
+def _breaker(args: argparse.Namespace) -> int:
+    from crm_membercare.config import Settings
+    from crm_membercare.engine import breaker
+    from crm_membercare.engine.state import open_state
+    from crm_membercare.mapping.flows import flow_by_name
+
+    flow = flow_by_name(args.flow).name
+    with open_state(Settings.from_env().db_path) as con:
+        if not breaker.acknowledge(con, flow):
+            print(f"the circuit breaker of {flow} is not tripped: nothing to acknowledge", file=sys.stderr)
+            return 1
+    print(f"acknowledged: the held removals of {flow} are applied in the next cycle")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-membercare", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +172,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = commands.add_parser("docs", help="print the QA dataflow document (reStructuredText)")
     docs.set_defaults(handler=_print_docs)
+
+    sync = commands.add_parser("sync", help="run sync cycles (both directions)")
+    sync.add_argument("--once", action="store_true", help="run one cycle and exit")
+    sync.set_defaults(handler=_sync)
+
+    for name, text in (("status", "cycles and per-flow counts"), ("rejects", "records that could not be synced"),
+                       ("conflicts", "fields edited on both sides and who won")):
+        reader = commands.add_parser(name, help=text)
+        reader.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        if name != "status":
+            reader.add_argument("--limit", type=int, default=None)
+        if name == "rejects":
+            reader.add_argument("--all", action="store_true", help="include resolved rejects")
+        reader.set_defaults(handler=_read_state)
+
+    breaker = commands.add_parser("breaker", help="circuit breaker")
+    breaker_commands = breaker.add_subparsers(dest="breaker_command", required=True)
+    ack = breaker_commands.add_parser("ack", help="let a flow's held removals through once")
+    ack.add_argument("flow")
+    ack.set_defaults(handler=_breaker)
     return parser
 
 

@@ -11,6 +11,25 @@ from dataclasses import dataclass, field
 from crm_membercare.systems.customcrm import CustomCrmClient
 from crm_membercare.systems.membercare import MemberCareClient
 
+CONFLICT_POLICIES = ("newest", "crm", "membercare")
+DELETE_POLICIES = ("propagate", "unlink", "ignore")
+
+
+def parse_policies(text: str, allowed: tuple[str, ...]) -> dict[str, str]:
+    """'contacts_persons=crm,orders_invoices=membercare' -> {flow: policy}; names are checked, not guessed."""
+    from crm_membercare.mapping.flows import FLOWS
+
+    known = {flow.name for flow in FLOWS}
+    policies: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        flow, _, policy = item.partition("=")
+        if flow.strip() not in known or policy.strip() not in allowed:
+            raise ValueError(
+                f"bad policy {item!r}: expected FLOW=POLICY, FLOW in {sorted(known)}, POLICY in {allowed}"
+            )
+        policies[flow.strip()] = policy.strip()
+    return policies
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -20,6 +39,8 @@ class Settings:
     membercare_api_key: str = field(default="sandbox-membercare-key", repr=False)
     db_path: str = "data/sync.duckdb"
     sensor_interval_s: int = 30
+    conflict_policy: dict[str, str] = field(default_factory=dict)  # flow -> newest | crm | membercare
+    delete_policy: dict[str, str] = field(default_factory=dict)  # flow -> propagate | unlink | ignore
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -32,6 +53,8 @@ class Settings:
             membercare_api_key=env.get("MEMBERCARE_API_KEY", defaults.membercare_api_key),
             db_path=env.get("CRM_MEMBERCARE_DB", defaults.db_path),
             sensor_interval_s=int(env.get("CRM_MEMBERCARE_SENSOR_INTERVAL", defaults.sensor_interval_s)),
+            conflict_policy=parse_policies(env.get("CRM_MEMBERCARE_CONFLICT_POLICY", ""), CONFLICT_POLICIES),
+            delete_policy=parse_policies(env.get("CRM_MEMBERCARE_DELETE_POLICY", ""), DELETE_POLICIES),
         )
 
     def customcrm_client(self, **options) -> CustomCrmClient:
