@@ -178,7 +178,11 @@ class _Planner:
         if values is None:
             return
         if side == CRM_SIDE:
-            problems = problems_for_membercare(flow, values, None, self.given.ctx)
+            try:
+                problems = problems_for_membercare(flow, values, None, self.given.ctx)
+            except UnresolvedReference as missing:
+                self.plan.waiting.append(Waiting(flow.name, side, record.id, str(missing)))
+                return
             op = Operation(flow.name, TO_MEMBERCARE, CREATE, flow.mc_resource, record.id, None, values,
                            flow.keys, stamp=crm_identity(flow.crm_resource, record.id),
                            crm_values=canonical(flow, values))
@@ -224,6 +228,8 @@ class _Planner:
         for conflict in result.conflicts:
             self.plan.conflicts.append(RecordedConflict(flow.name, crm_id, mc_id, conflict))
 
+        # Fields still to write are not agreed, whether they go out now, wait for a reference or are refused.
+        agreed = {k for k in flow.keys if k not in to_mc and k not in to_crm}
         to_mc = self.valid_fields(MC_SIDE, mc, crm_values, to_mc)
         to_crm = self.valid_fields(CRM_SIDE, crm, mc_values, to_crm)
         crm_canon, mc_canon = canonical(flow, crm_values), canonical(flow, mc_values)
@@ -241,7 +247,6 @@ class _Planner:
                 flow.name, TO_CRM, UPDATE, flow.crm_resource, crm_id, mc_id, mc_values, tuple(to_crm),
                 based_on=crm.marker, stamp=stamp_crm if needs_crm_stamp else None,
                 crm_values=crm_canon, mc_values=mc_canon))
-        agreed = {k for k in flow.keys if k not in to_mc and k not in to_crm}
         new_crm = {**(base_crm or {}), **{k: crm_canon[k] for k in agreed}}
         new_mc = {**(base_mc or {}), **{k: mc_canon[k] for k in agreed}}
         if new_crm != base_crm or new_mc != base_mc:
@@ -253,8 +258,13 @@ class _Planner:
             return fields
         flow = self.flow
         if target == MC_SIDE:
-            problems = problems_for_membercare(flow, values, record.raw, self.given.ctx, fields=list(fields))
             source_side, source_id = CRM_SIDE, self._counterpart_crm(record)
+            try:
+                problems = problems_for_membercare(flow, values, record.raw, self.given.ctx, fields=list(fields))
+            except UnresolvedReference as missing:
+                # The reference's record is not linked yet: hold these fields back, plan them again later.
+                self.plan.waiting.append(Waiting(flow.name, source_side, source_id, str(missing)))
+                return {}
         else:
             problems = problems_for_crm(flow, values, fields=list(fields))
             source_side, source_id = MC_SIDE, self._counterpart_mc(record)

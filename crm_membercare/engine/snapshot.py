@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 
 from crm_membercare.engine import outbox
+from crm_membercare.engine.extract import mark_dirty
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, save_links, with_bases, write_bases
 from crm_membercare.engine.matching import KeyIndex
@@ -124,13 +125,14 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
     clear_ambiguous(con, flow.name, "crm", [new.crm_id for new in plan.new_links])
     clear_ambiguous(con, flow.name, "membercare", [new.mc_id for new in plan.new_links])
     outbox.enqueue(con, plan.operations, cycle_id)
-    waiting = {(w.side, str(w.record_id)) for w in plan.waiting}
-    done_crm = [str(i) for i in given.dirty_crm if ("crm", str(i)) not in waiting]
-    done_mc = [str(i) for i in given.dirty_mc if ("membercare", str(i)) not in waiting]
-    for side, ids in ((CRM_SYSTEM, done_crm), (MC_SYSTEM, done_mc)):
+    for side, ids in ((CRM_SYSTEM, given.dirty_crm), (MC_SYSTEM, given.dirty_mc)):
         if ids:
             con.execute("DELETE FROM sync.dirty WHERE flow = ? AND side = ? AND record_id IN (SELECT unnest(?))",
-                        [flow.name, side, ids])
+                        [flow.name, side, [str(i) for i in ids]])
+    # What waits for a reference is planned again next cycle.
+    for wait in plan.waiting:
+        system = CRM_SYSTEM if wait.side == "crm" else MC_SYSTEM
+        mark_dirty(con, [flow.name], system, [wait.record_id], cycle_id)
     if flow.invoice_type:
         # Invoices of the other type were never this flow's: drop their marks too.
         con.execute(
