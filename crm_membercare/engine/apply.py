@@ -16,7 +16,7 @@ import duckdb
 from crm_membercare.engine import invoice_lifecycle, outbox
 from crm_membercare.engine.extract import mark_dirty
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity
-from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, save_links, with_bases, write_bases
+from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, merge_bases, save_links
 from crm_membercare.engine.operations import (
     CREATE,
     CRM_SIDE,
@@ -273,7 +273,7 @@ class Executor:
         mc_deleted: list = []
         dirty: list[tuple[str, Any]] = []
         new_links: list[tuple[Link, str]] = []
-        changed: dict[tuple, Link] = {}
+        rebased: list[tuple[Link, dict, dict]] = []
         ended_links: list[tuple[Link, str]] = []
         rejects: list[Reject] = []
         outcomes: list[tuple[int, str, str | None]] = []
@@ -293,10 +293,7 @@ class Executor:
                 new_links.append((link, "create"))
             link = links.pair(flow.name, op.crm_id, op.mc_id) if op.crm_id is not None else None
             if effects.bases and link:
-                base_crm, base_mc = effects.bases
-                link = with_bases(link, {**(link.base_crm or {}), **base_crm}, {**(link.base_mc or {}), **base_mc})
-                links.put(link)
-                changed[(link.flow, link.crm_id, str(link.mc_id))] = link
+                rebased.append((link, *effects.bases))
             if effects.end_link and link:
                 links.put(ended(link))
                 ended_links.append((link, effects.end_link))
@@ -321,7 +318,7 @@ class Executor:
             ids = [record_id for s, record_id in dirty if s == side]
             mark_dirty(con, [flow.name], CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM, ids, self.cycle_id)
         save_links(con, new_links)
-        write_bases(con, list(changed.values()))
+        merge_bases(con, rebased)
         end_links(con, ended_links)
         record_rejects(con, rejects, self.cycle_id)
         outbox.finish(con, outcomes)

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
-from crm_membercare.engine.links import LinkIndex
+from crm_membercare.engine.links import LinkIndex, load_bases
 from crm_membercare.engine.operations import (
     MC_SIDE,
     TO_CRM,
@@ -68,6 +68,7 @@ def plan_derived_flow(
     invoices = load_records(con, raw_table(MC_SYSTEM, flow.mc_resource), sorted({p[1] for p in todo}))
     owner_key_row = next(row for row in flow.rows if flow.derived.mc_owner_path in row.mc_paths)
     by_key = _users_by_key(con, flow) if todo else {}
+    bases = load_bases(con, flow.name, [pair for pair in todo if pair in existing])
     for pair in todo:
         user, invoice = users.get(pair[0]), invoices.get(pair[1])
         if user is None or invoice is None or invoice.gone:
@@ -81,7 +82,7 @@ def plan_derived_flow(
         except MappingError as error:
             plan.rejects.append(Reject(flow.name, MC_SIDE, pair[1], "", str(error)))
             continue
-        base_mc = link.base_mc if link else None
+        base_mc = bases.get((pair[0], str(pair[1])), (None, None))[1]
         to_mc, moved = [], False
         for row in flow.rows:
             c, m = crm_values.get(row.key), mc_values.get(row.key)

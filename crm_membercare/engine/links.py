@@ -42,6 +42,8 @@ class LinkIndex:
             self.put(link)
 
     def put(self, link: Link) -> None:
+        # Bases stay in DuckDB (loaded per planned pair): a million links' bases would not fit in memory.
+        link = Link(link.flow, link.crm_id, link.mc_id, link.state, None, None)
         self._pairs[(link.flow, link.crm_id, str(link.mc_id))] = link
         self._by_crm[(link.flow, link.crm_id)] = link
         self._by_mc[(link.flow, str(link.mc_id))] = link
@@ -73,20 +75,59 @@ class LinkIndex:
 def load_links(
     con: duckdb.DuckDBPyConnection, flows: Iterable[str] | None = None, *, integer_mc_ids: Iterable[str] = ()
 ) -> LinkIndex:
-    query = "SELECT flow, crm_id, mc_id, state, base_crm, base_mc FROM sync.links"
+    query = "SELECT flow, crm_id, mc_id, state FROM sync.links"
     params: list = []
     if flows is not None:
         query += " WHERE flow IN (SELECT unnest(?))"
         params.append(list(flows))
     rows = con.execute(query, params).fetchall()
     return LinkIndex((
-        Link(flow, crm_id, mc_id, state, _json(base_crm), _json(base_mc))
-        for flow, crm_id, mc_id, state, base_crm, base_mc in rows
+        Link(flow, crm_id, mc_id, state, None, None) for flow, crm_id, mc_id, state in rows
     ), integer_mc_ids=integer_mc_ids)
 
 
 def _json(value: str | None) -> dict | None:
     return None if value is None else json.loads(value)
+
+
+def load_bases(con: duckdb.DuckDBPyConnection, flow: str, pairs: Iterable[tuple[int, Any]]) -> dict:
+    """(crm id, mc id as text) -> (base_crm, base_mc) for the given links of a flow."""
+    keys = [(int(crm_id), str(mc_id)) for crm_id, mc_id in pairs]
+    if not keys:
+        return {}
+    frame = pd.DataFrame(keys, columns=["crm_id", "mc_id"], dtype=object)
+    with _registered(con, "wanted_bases", frame):
+        rows = con.execute(
+            """SELECT l.crm_id, l.mc_id, l.base_crm, l.base_mc FROM sync.links l
+               JOIN wanted_bases w ON l.crm_id = CAST(w.crm_id AS BIGINT) AND l.mc_id = w.mc_id
+               WHERE l.flow = ?""",
+            [flow],
+        ).fetchall()
+    return {(crm_id, mc_id): (_json(base_crm), _json(base_mc)) for crm_id, mc_id, base_crm, base_mc in rows}
+
+
+def merge_bases(con: duckdb.DuckDBPyConnection, updates: list[tuple[Link, dict, dict]]) -> None:
+    """Overwrite some fields of the links' bases (the fields a write just agreed), keeping the others."""
+    if not updates:
+        return
+    combined: dict[tuple, tuple[dict, dict]] = {}
+    for link, base_crm, base_mc in updates:
+        key = (link.flow, link.crm_id, str(link.mc_id))
+        crm_part, mc_part = combined.get(key, ({}, {}))
+        combined[key] = ({**crm_part, **base_crm}, {**mc_part, **base_mc})
+    frame = pd.DataFrame(
+        [(*key, _dump(base_crm), _dump(base_mc)) for key, (base_crm, base_mc) in combined.items()],
+        columns=["flow", "crm_id", "mc_id", "base_crm", "base_mc"], dtype=object,
+    )
+    with _registered(con, "base_updates", frame):
+        con.execute(
+            """UPDATE sync.links l SET
+                 base_crm = json_merge_patch(coalesce(l.base_crm, '{}'::JSON), CAST(u.base_crm AS JSON)),
+                 base_mc = json_merge_patch(coalesce(l.base_mc, '{}'::JSON), CAST(u.base_mc AS JSON)),
+                 updated_at = now()
+               FROM base_updates u
+               WHERE l.flow = u.flow AND l.crm_id = CAST(u.crm_id AS BIGINT) AND l.mc_id = u.mc_id"""
+        )
 
 
 def save_links(con: duckdb.DuckDBPyConnection, links: list[tuple[Link, str]]) -> None:

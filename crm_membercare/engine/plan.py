@@ -54,6 +54,7 @@ class FlowInput:
     mc_keys: KeyIndex = field(default_factory=KeyIndex)
     conflict_policy: str | None = None
     delete_policy: str | None = None
+    bases: dict = field(default_factory=dict)  # (crm id, mc id as text) -> (base_crm, base_mc)
 
 
 def canonical(flow: Flow, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class _Planner:
         for crm_id, mc_id in pairs:
             link = links.by_crm(name, crm_id)
             if link.state == "active":
-                self.plan_pair(crm_id, mc_id, link.base_crm, link.base_mc)
+                self.plan_pair(crm_id, mc_id, *self.given.bases.get((crm_id, str(mc_id)), (None, None)))
 
         for crm_id, mc_id, linked_by in self.link_unlinked(unlinked_crm, unlinked_mc):
             self.plan.new_links.append(NewLink(name, crm_id, mc_id, linked_by))

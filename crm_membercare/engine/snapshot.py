@@ -10,7 +10,16 @@ import duckdb
 from crm_membercare.engine import outbox
 from crm_membercare.engine.extract import mark_dirty
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
-from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, save_links, with_bases, write_bases
+from crm_membercare.engine.links import (
+    Link,
+    LinkIndex,
+    end_links,
+    ended,
+    load_bases,
+    save_links,
+    with_bases,
+    write_bases,
+)
 from crm_membercare.engine.matching import KeyIndex
 from crm_membercare.engine.operations import FlowPlan, Record
 from crm_membercare.engine.plan import FlowInput
@@ -93,8 +102,11 @@ def load_flow_input(
         not links.by_mc(flow.name, i) for i in dirty_mc
     )
     crm_keys, mc_keys = key_indexes(con, flow) if unlinked and flow.match else (KeyIndex(), KeyIndex())
+    pairs = {(link.crm_id, link.mc_id) for link in
+             [*(links.by_crm(flow.name, i) for i in dirty_crm), *(links.by_mc(flow.name, i) for i in dirty_mc)]
+             if link is not None}
     return FlowInput(flow, crm_records, mc_records, dirty_crm, dirty_mc, links, ctx, crm_keys, mc_keys,
-                     conflict_policy, delete_policy)
+                     conflict_policy, delete_policy, load_bases(con, flow.name, pairs))
 
 
 def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, cycle_id: int) -> None:

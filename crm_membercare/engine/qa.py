@@ -1,0 +1,311 @@
+"""The QA checklist of DESIGN Part C as queries: pure reads over the state file and the mapping.
+
+Each function answers one question about one flow and returns the offending record ids, so a caller (the
+Dagster asset checks) can name *which* records fail, not just that something did. A finding is
+"explained" when the state already accounts for it: an open reject, an ambiguous match, or work still in
+flight (an open outbox operation, or a record marked dirty and not yet planned).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from crm_membercare.engine.derived import expected_pairs
+from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
+from crm_membercare.engine.links import load_links
+from crm_membercare.engine.operations import CREATE, CRM_SIDE, MC_SIDE, TO_CRM, TO_MEMBERCARE
+from crm_membercare.engine.outbox import pending
+from crm_membercare.engine.raw_schema import RawTable, raw_table
+from crm_membercare.mapping.canonical import disagreeing_fields
+from crm_membercare.mapping.convert import crm_to_common, mc_to_common
+from crm_membercare.mapping.countries import CountryTable
+from crm_membercare.mapping.flows import FLOWS, Flow
+from crm_membercare.mapping.links import MappingContext
+from crm_membercare.mapping.problems import MappingError, UnresolvedReference
+from crm_membercare.mapping.validation import problems_for_crm, problems_for_membercare, validate_for_membercare
+
+OPEN = ("pending", "held", "waiting")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one QA question found: offending ids, ids the state explains (by reason), and how many were looked at."""
+
+    checked: int
+    failing: tuple[str, ...] = ()
+    explained: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    details: tuple[str, ...] = ()  # one readable line per failing item, same order as `failing`
+
+    @property
+    def passed(self) -> bool:
+        return not self.failing
+
+
+def _side_table(flow: Flow, side: str) -> RawTable:
+    return raw_table(CRM_SYSTEM, flow.crm_resource) if side == CRM_SIDE else raw_table(MC_SYSTEM, flow.mc_resource)
+
+
+def _type_filter(flow: Flow, side: str) -> str:
+    if side == MC_SIDE and flow.invoice_type is not None:
+        return f" AND raw->>'invoiceType' = '{flow.invoice_type}'"  # a constant of the flow, not input
+    return ""
+
+
+def _ids(con: duckdb.DuckDBPyConnection, query: str, params: list) -> set[str]:
+    return {str(row[0]) for row in con.execute(query, params).fetchall()}
+
+
+def integer_mc_flows(flows: tuple[Flow, ...] = FLOWS) -> list[str]:
+    return [f.name for f in flows if f.mc_id_field == "id"]
+
+
+def context(con: duckdb.DuckDBPyConnection, countries: CountryTable) -> MappingContext:
+    """A mapping context over the links as stored now (active and ended)."""
+    return MappingContext(load_links(con, integer_mc_ids=integer_mc_flows()), countries)
+
+
+# --- coverage, one-to-one, dangling ---------------------------------------------------------------------
+
+def linked_coverage(con: duckdb.DuckDBPyConnection, flow: Flow, side: str) -> Finding:
+    """Every live record on `side` is linked (active or ended), or the state explains why not."""
+    if flow.derived is not None:
+        return _derived_coverage(con, flow) if side == CRM_SIDE else Finding(0)
+    table = _side_table(flow, side)
+    column = "crm_id" if side == CRM_SIDE else "mc_id"
+    live = _ids(con, f"SELECT id FROM {table.name} WHERE gone IS NULL{_type_filter(flow, side)}", [])
+    linked = _ids(con, f"SELECT {column} FROM sync.links WHERE flow = ?", [flow.name])
+    unlinked = live - linked
+    system = CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM
+    direction = TO_MEMBERCARE if side == CRM_SIDE else TO_CRM
+    reasons = {
+        "open reject": _ids(con, "SELECT record_id FROM sync.rejects WHERE flow = ? AND side = ? AND open",
+                            [flow.name, side]),
+        "ambiguous match": _ids(con, "SELECT record_id FROM sync.ambiguous WHERE flow = ? AND side = ?",
+                                [flow.name, side]),
+        "create in outbox": _ids(con, f"""SELECT {column} FROM sync.outbox WHERE flow = ? AND direction = ?
+                                          AND operation = ? AND status IN (SELECT unnest(?))""",
+                                 [flow.name, direction, CREATE, list(OPEN)]),
+        "not planned yet": _ids(con, "SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?",
+                                [flow.name, system]),
+    }
+    return _split(len(live), unlinked, reasons)
+
+
+def _derived_coverage(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
+    """A derived flow covers the pairs its source links imply (a user and the invoices of what they own)."""
+    expected = {f"{crm_id}:{mc_id}" for crm_id, mc_id in expected_pairs(con, flow)}
+    linked = {f"{c}:{m}" for c, m in con.execute(
+        "SELECT crm_id, mc_id FROM sync.links WHERE flow = ? AND state = 'active'", [flow.name]).fetchall()}
+    dirty_users = _ids(con, "SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?", [flow.name, CRM_SYSTEM])
+    in_flight = {pair for pair in expected if pair.split(":")[0] in dirty_users}
+    return _split(len(expected), expected - linked, {"not planned yet": in_flight})
+
+
+def _split(checked: int, found: set[str], reasons: dict[str, set[str]]) -> Finding:
+    explained: dict[str, tuple[str, ...]] = {}
+    rest = set(found)
+    for reason, ids in reasons.items():
+        hit = rest & ids
+        if hit:
+            explained[reason] = tuple(sorted(hit, key=_sort_key))
+            rest -= hit
+    return Finding(checked, tuple(sorted(rest, key=_sort_key)), explained)
+
+
+def _sort_key(value: str) -> tuple:
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def one_to_one(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
+    """No record is in two active links of the flow (a derived flow's user may have many invoices), and no
+    invoice is linked from two flows."""
+    checked = con.execute("SELECT count(*) FROM sync.links WHERE flow = ? AND state = 'active'",
+                          [flow.name]).fetchone()[0]
+    failing: list[str] = []
+    details: list[str] = []
+    sides = ("mc_id",) if flow.derived is not None else ("crm_id", "mc_id")
+    for column in sides:
+        rows = con.execute(
+            f"""SELECT {column}, list(CAST({'mc_id' if column == 'crm_id' else 'crm_id'} AS VARCHAR) ORDER BY 1)
+                FROM sync.links WHERE flow = ? AND state = 'active' GROUP BY 1 HAVING count(*) > 1""",
+            [flow.name]).fetchall()
+        label = "crm" if column == "crm_id" else "membercare"
+        failing += [str(key) for key, _ in rows]
+        details += [f"{label} {key} linked to {', '.join(others)}" for key, others in rows]
+    siblings = [f.name for f in FLOWS if f is not flow and f.derived is None and flow.derived is None
+                and f.mc_resource == flow.mc_resource]
+    if siblings:
+        rows = con.execute(
+            """SELECT a.mc_id, list(b.flow || ':' || CAST(b.crm_id AS VARCHAR)) FROM sync.links a
+               JOIN sync.links b ON b.mc_id = a.mc_id AND b.flow IN (SELECT unnest(?)) AND b.state = 'active'
+               WHERE a.flow = ? AND a.state = 'active' GROUP BY 1""",
+            [siblings, flow.name]).fetchall()
+        failing += [str(mc_id) for mc_id, _ in rows]
+        details += [f"membercare {mc_id} also linked in {', '.join(others)}" for mc_id, others in rows]
+    return Finding(checked, tuple(failing), details=tuple(details))
+
+
+def dangling_links(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
+    """Active links whose record no longer exists, or is gone, on either side (those should have ended)."""
+    crm, mc = _side_table(flow, CRM_SIDE), _side_table(flow, MC_SIDE)
+    rows = con.execute(
+        f"""SELECT l.crm_id, l.mc_id, c.id IS NULL, c.gone, m.id IS NULL, m.gone FROM sync.links l
+            LEFT JOIN {crm.name} c ON c.id = l.crm_id
+            LEFT JOIN {mc.name} m ON CAST(m.id AS VARCHAR) = l.mc_id
+            WHERE l.flow = ? AND l.state = 'active'""",
+        [flow.name]).fetchall()
+    bad: dict[str, str] = {}
+    for crm_id, mc_id, crm_missing, crm_gone, mc_missing, mc_gone in rows:
+        problem = ("crm record missing" if crm_missing else f"crm record {crm_gone}" if crm_gone else
+                   "membercare record missing" if mc_missing else f"membercare record {mc_gone}" if mc_gone else None)
+        if problem:
+            bad[f"{crm_id}:{mc_id}"] = problem
+    in_flight = _pairs_in_flight(con, flow)
+    finding = _split(len(rows), set(bad), {"change in outbox": in_flight})
+    return Finding(finding.checked, finding.failing, finding.explained,
+                   tuple(f"{pair}: {bad[pair]}" for pair in finding.failing))
+
+
+def _pairs_in_flight(con: duckdb.DuckDBPyConnection, flow: Flow) -> set[str]:
+    """Pairs with an open outbox operation, or with a record extracted but not yet planned."""
+    pairs = {f"{c}:{m}" for c, m in con.execute(
+        "SELECT crm_id, mc_id FROM sync.outbox WHERE flow = ? AND status IN (SELECT unnest(?))",
+        [flow.name, list(OPEN)]).fetchall()}
+    pairs |= {f"{c}:{m}" for c, m in con.execute(
+        """SELECT l.crm_id, l.mc_id FROM sync.links l JOIN sync.dirty d ON d.flow = l.flow AND
+               ((d.side = ? AND d.record_id = CAST(l.crm_id AS VARCHAR)) OR (d.side = ? AND d.record_id = l.mc_id))
+           WHERE l.flow = ?""", [CRM_SYSTEM, MC_SYSTEM, flow.name]).fetchall()}
+    return pairs
+
+
+# --- values -------------------------------------------------------------------------------------------
+
+def pair_drift(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext) -> Finding:
+    """Every active linked pair is equal under the mapping; drift is explained by an open reject on either
+    record, or by work in flight for the pair."""
+    crm, mc = _side_table(flow, CRM_SIDE), _side_table(flow, MC_SIDE)
+    rows = con.execute(
+        f"""SELECT l.crm_id, l.mc_id, c.raw, m.raw FROM sync.links l
+            JOIN {crm.name} c ON c.id = l.crm_id AND c.gone IS NULL
+            JOIN {mc.name} m ON CAST(m.id AS VARCHAR) = l.mc_id AND m.gone IS NULL
+            WHERE l.flow = ? AND l.state = 'active'""",
+        [flow.name]).fetchall()
+    drift: dict[str, list[str]] = {}
+    for crm_id, mc_id, crm_raw, mc_raw in rows:
+        try:
+            fields = disagreeing_fields(flow, crm_to_common(flow, json.loads(crm_raw), ctx),
+                                        mc_to_common(flow, json.loads(mc_raw), ctx))
+        except MappingError as error:
+            fields = [f"(unreadable: {error})"]
+        if fields:
+            drift[f"{crm_id}:{mc_id}"] = fields
+    rejected_crm = _ids(con, "SELECT record_id FROM sync.rejects WHERE flow = ? AND side = ? AND open",
+                        [flow.name, CRM_SIDE])
+    rejected_mc = _ids(con, "SELECT record_id FROM sync.rejects WHERE flow = ? AND side = ? AND open",
+                       [flow.name, MC_SIDE])
+    rejected = {pair for pair in drift if pair.split(":")[0] in rejected_crm or pair.split(":", 1)[1] in rejected_mc}
+    finding = _split(len(rows), set(drift), {"open reject": rejected, "change in flight": _pairs_in_flight(con, flow)})
+    return Finding(finding.checked, finding.failing, finding.explained,
+                   tuple(f"{pair}: {', '.join(drift[pair])}" for pair in finding.failing))
+
+
+def membercare_type_problems(con: duckdb.DuckDBPyConnection, flow: Flow, countries: CountryTable) -> Finding:
+    """Linked, live MemberCare records conform to the flow's MemberCare data types."""
+    mc = _side_table(flow, MC_SIDE)
+    rows = con.execute(
+        f"""SELECT m.id, m.raw FROM {mc.name} m
+            WHERE m.gone IS NULL AND CAST(m.id AS VARCHAR) IN (
+                SELECT mc_id FROM sync.links WHERE flow = ? AND state = 'active')""",
+        [flow.name]).fetchall()
+    failing, details = [], []
+    for mc_id, raw in rows:
+        problems = validate_for_membercare(flow, json.loads(raw), countries)
+        if problems:
+            failing.append(str(mc_id))
+            details.append(f"{mc_id}: " + "; ".join(f"{p.field} {p.reason}" for p in problems))
+    return Finding(len(rows), tuple(failing), details=tuple(details))
+
+
+def stale_outbox(con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int, max_cycles: int) -> Finding:
+    """Open outbox operations planned more than `max_cycles` cycles ago (held ones wait for an operator)."""
+    rows = con.execute(
+        """SELECT id, cycle_id, operation, direction, coalesce(reason, '') FROM sync.outbox
+           WHERE flow = ? AND status IN ('pending', 'waiting')""", [flow.name]).fetchall()
+    old = [r for r in rows if r[1] is not None and cycle_id - r[1] > max_cycles]
+    return Finding(len(rows), tuple(str(r[0]) for r in old),
+                   details=tuple(f"outbox {i}: {op} {d} since cycle {c} {reason}".rstrip()
+                                 for i, c, op, d, reason in old))
+
+
+# --- change sets --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """A flow's open outbox operations in one direction."""
+
+    by_operation: dict[str, int]
+    by_status: dict[str, int]
+    preview: tuple[dict[str, Any], ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def change_set(con: duckdb.DuckDBPyConnection, flow: Flow, direction: str, preview: int = 10) -> ChangeSet:
+    rows = con.execute(
+        """SELECT id, operation, status, crm_id, mc_id, fields, coalesce(reason, '') FROM sync.outbox
+           WHERE flow = ? AND direction = ? AND status IN (SELECT unnest(?)) ORDER BY id""",
+        [flow.name, direction, list(OPEN)]).fetchall()
+    shown = tuple({"outbox": r[0], "operation": r[1], "status": r[2], "crm_id": r[3], "mc_id": r[4],
+                   "fields": ", ".join(json.loads(r[5]) if r[5] else []), "reason": r[6]} for r in rows[:preview])
+    return ChangeSet(dict(Counter(r[1] for r in rows)), dict(Counter(r[2] for r in rows)), shown)
+
+
+def change_set_problems(con: duckdb.DuckDBPyConnection, flow: Flow, direction: str, ctx: MappingContext) -> Finding:
+    """Pending operations whose payload the target would reject for a reason visible in advance.
+
+    An operation whose reference is not linked yet is not a problem: the executor leaves it waiting.
+    """
+    entries = [e for e in pending(con, flow.name) if e.operation.direction == direction]
+    mc_table = _side_table(flow, MC_SIDE)
+    failing, details = [], []
+    for entry in entries:
+        op = entry.operation
+        target = flow.mc_resource if direction == TO_MEMBERCARE else flow.crm_resource
+        if op.target_resource != target or op.kind not in ("create", "update"):
+            continue
+        fields = None if op.kind == CREATE else op.fields
+        try:
+            if direction == TO_MEMBERCARE:
+                current = None
+                if op.kind != CREATE:
+                    row = con.execute(f"SELECT raw FROM {mc_table.name} WHERE CAST(id AS VARCHAR) = ?",
+                                      [str(op.mc_id)]).fetchone()
+                    current = json.loads(row[0]) if row else None
+                problems = problems_for_membercare(flow, op.values, current, ctx, fields)
+            else:
+                problems = problems_for_crm(flow, op.values, fields, partial=op.kind != CREATE)
+        except UnresolvedReference:
+            continue
+        if problems:
+            record = op.crm_id if direction == TO_MEMBERCARE else op.mc_id
+            failing.append(str(record))
+            details.append(f"outbox {entry.id} ({op.kind} {record}): "
+                           + "; ".join(f"{p.field} {p.reason}" for p in problems))
+    return Finding(len(entries), tuple(failing), details=tuple(details))
+
+
+def link_counts(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, int]:
+    rows = con.execute("SELECT state, count(*) FROM sync.links WHERE flow = ? GROUP BY 1", [flow.name]).fetchall()
+    counts = {"active": 0, "ended": 0} | dict(rows)
+    counts["open_rejects"] = con.execute("SELECT count(*) FROM sync.rejects WHERE flow = ? AND open",
+                                         [flow.name]).fetchone()[0]
+    counts["ambiguous"] = con.execute("SELECT count(*) FROM sync.ambiguous WHERE flow = ?", [flow.name]).fetchone()[0]
+    return counts
+
