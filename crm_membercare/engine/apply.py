@@ -33,6 +33,7 @@ from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.raw_store import mark_deleted, upsert_records
 from crm_membercare.engine.records import record_rejects
 from crm_membercare.engine.state import transaction
+from crm_membercare.mapping.canonical import fields_agree
 from crm_membercare.mapping.convert import apply_common_to_mc, common_to_crm_patch, crm_to_common, mc_to_common
 from crm_membercare.mapping.flows import Flow
 from crm_membercare.mapping.links import MappingContext
@@ -99,10 +100,10 @@ class Executor:
         """Apply the flow's pending operations (in one direction, or both): creates first, then the rest."""
         counts = {"created": 0, "updated": 0, "deleted": 0, "rejected": 0}
         for phase in ((CREATE,), (UPDATE, DELETE)):
-            entries = [e for e in outbox.pending(self.con, flow.name) if e.operation.kind in phase
-                       and direction in (None, e.operation.direction)]
-            for start in range(0, len(entries), BATCH):
-                batch = entries[start:start + BATCH]
+            last_id = 0
+            while batch := outbox.pending(self.con, flow.name, kinds=phase, direction=direction,
+                                          after_id=last_id, limit=BATCH):
+                last_id = batch[-1].id
                 with transaction(self.con):
                     outbox.mark_attempts(self.con, [e.id for e in batch])
                 results = self._run(lambda entry: self._perform(flow, entry), batch)
@@ -165,9 +166,15 @@ class Executor:
         existing = self.crm.find_by_external_ref(flow.crm_resource, op.stamp) if looked_up_first else None
         record = existing or self.crm.create(flow.crm_resource, {
             **common_to_crm_patch(flow, op.values), "external_ref": op.stamp})
-        base_crm = canonical(flow, crm_to_common(flow, record, self.ctx))
+        crm_values = crm_to_common(flow, record, self.ctx)
+        base_crm = canonical(flow, crm_values)
+        # Rows only the CRM decides (a server-assigned order number) go back with the identity stamp.
+        assigned = tuple(row.key for row in flow.rows if row.direction == "to_membercare"
+                         and not fields_agree(flow, row.key, crm_values.get(row.key), op.values.get(row.key)))
         stamp = Operation(flow.name, TO_MEMBERCARE, UPDATE, flow.mc_resource, record["id"], op.mc_id,
-                          stamp=crm_identity(flow.crm_resource, record["id"]))
+                          crm_values if assigned else {}, assigned,
+                          stamp=crm_identity(flow.crm_resource, record["id"]),
+                          crm_values=base_crm if assigned else None)
         return Effects("applied", crm_records=[record], new_link=(record["id"], op.mc_id, base_crm, op.mc_values),
                        follow_ups=[stamp])
 

@@ -18,10 +18,11 @@ from crm_membercare.engine.derived import plan_derived_flow
 from crm_membercare.engine.extract import ExtractResult, extract_changes, reconcile_ids
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import LinkIndex, load_links
+from crm_membercare.engine.matching import KeyIndex
 from crm_membercare.engine.operations import FlowPlan
 from crm_membercare.engine.plan import plan_flow
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
-from crm_membercare.engine.snapshot import load_flow_input, save_plan
+from crm_membercare.engine.snapshot import chunks, dirty_ids, key_indexes, load_flow_input, save_plan
 from crm_membercare.engine.state import transaction
 from crm_membercare.mapping.countries import CountryTable
 from crm_membercare.mapping.flows import FLOWS, Flow
@@ -38,6 +39,7 @@ class EngineSettings:
     breaker_share: float = breaker.DEFAULT_SHARE
     breaker_minimum: int = breaker.DEFAULT_MINIMUM
     workers: int = 8
+    plan_chunk: int = 5000  # dirty records per side planned (and held in memory) at a time
 
 
 @dataclass
@@ -134,19 +136,33 @@ class SyncEngine:
         return result
 
     def plan(self, flow: Flow) -> FlowPlan:
-        with transaction(self.con):
-            if flow.derived is not None:
+        """Plan the flow's dirty records, a chunk at a time, each chunk committed with its operations."""
+        if flow.derived is not None:
+            with transaction(self.con):
                 plan, given = plan_derived_flow(self.con, flow, self.links, self.context)
-            else:
+                save_plan(self.con, plan, given, self.cycle_id)
+            self.progress(f"planned {flow.name}: {len(plan.operations)} operations")
+            return plan
+        total = FlowPlan(flow.name)
+        built: list[tuple[KeyIndex, KeyIndex]] = []
+
+        def keys() -> tuple[KeyIndex, KeyIndex]:
+            if not built:
+                built.append(key_indexes(self.con, flow))
+            return built[0]
+
+        for part in chunks(dirty_ids(self.con, flow), self.settings.plan_chunk):
+            with transaction(self.con):
                 given = load_flow_input(
-                    self.con, flow, self.links, self.context,
+                    self.con, flow, self.links, self.context, dirty=part, keys=keys,
                     conflict_policy=self.settings.conflict_policy.get(flow.name),
                     delete_policy=self.settings.delete_policy.get(flow.name),
                 )
                 plan = plan_flow(given)
-            save_plan(self.con, plan, given, self.cycle_id)
-        self.progress(f"planned {flow.name}: {len(plan.operations)} operations")
-        return plan
+                save_plan(self.con, plan, given, self.cycle_id)
+            total.extend(plan)
+        self.progress(f"planned {flow.name}: {len(total.operations)} operations")
+        return total
 
     def breaker_status(self, flow: Flow) -> breaker.BreakerStatus:
         return breaker.evaluate(self.con, flow.name, share=self.settings.breaker_share,

@@ -102,5 +102,10 @@ class FlowPlan:
     waiting: list[Waiting] = field(default_factory=list)
     ambiguous: list[Ambiguous] = field(default_factory=list)
 
+    def extend(self, other: FlowPlan) -> None:
+        """Add another chunk's plan of the same flow (for reporting totals)."""
+        for name in ("operations", "new_links", "ended_links", "bases", "conflicts", "rejects", "waiting", "ambiguous"):
+            getattr(self, name).extend(getattr(other, name))
+
     def count(self, kind: str) -> int:
         return sum(1 for op in self.operations if op.kind == kind)

@@ -81,12 +81,21 @@ def _payload(op: Operation) -> dict:
             "crm_values": op.crm_values, "mc_values": op.mc_values, "mc_id_type": type(op.mc_id).__name__}
 
 
-def pending(con: duckdb.DuckDBPyConnection, flow: str, *, include_held: bool = False) -> list[OutboxEntry]:
-    states = ["pending", "held"] if include_held else ["pending"]
+def pending(
+    con: duckdb.DuckDBPyConnection,
+    flow: str,
+    *,
+    kinds: tuple[str, ...] = ("create", "update", "delete"),
+    direction: str | None = None,
+    after_id: int = 0,
+    limit: int | None = None,
+) -> list[OutboxEntry]:
+    """The flow's pending operations in order, a page at a time (`after_id`, `limit`)."""
     rows = con.execute(
-        """SELECT id, attempts, flow, direction, operation, crm_id, mc_id, payload, fields, based_on
-           FROM sync.outbox WHERE flow = ? AND status IN (SELECT unnest(?)) ORDER BY id""",
-        [flow, states],
+        f"""SELECT id, attempts, flow, direction, operation, crm_id, mc_id, payload, fields, based_on
+           FROM sync.outbox WHERE flow = ? AND status = 'pending' AND operation IN (SELECT unnest(?))
+             AND (? IS NULL OR direction = ?) AND id > ? ORDER BY id {"LIMIT ?" if limit else ""}""",
+        [flow, list(kinds), direction, direction, after_id, *([limit] if limit else [])],
     ).fetchall()
     return [_entry(row) for row in rows]
 

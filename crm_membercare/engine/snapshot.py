@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -79,10 +80,18 @@ def load_flow_input(
     links: LinkIndex,
     ctx: MappingContext,
     *,
+    dirty: tuple[set, set] | None = None,
+    keys: Callable[[], tuple[KeyIndex, KeyIndex]] | None = None,
     conflict_policy: str | None = None,
     delete_policy: str | None = None,
 ) -> FlowInput:
-    dirty_crm, dirty_mc = dirty_ids(con, flow)
+    """The planner's input for the given dirty ids (default: all of the flow's), with their counterparts.
+
+    `keys` builds the match-key indexes over all live records; it is called only when an unlinked record
+    needs matching, and a caller planning in chunks passes one that builds them once.
+    """
+    dirty_crm, dirty_mc = dirty if dirty is not None else dirty_ids(con, flow)
+    dirty_crm, dirty_mc = set(dirty_crm), set(dirty_mc)
     crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
     mc_records = load_records(con, mc_table, sorted(dirty_mc, key=str), flow)
     dirty_mc &= set(mc_records)  # invoices of the other type belong to the other flow
@@ -101,12 +110,20 @@ def load_flow_input(
     unlinked = any(not links.by_crm(flow.name, i) for i in dirty_crm) or any(
         not links.by_mc(flow.name, i) for i in dirty_mc
     )
-    crm_keys, mc_keys = key_indexes(con, flow) if unlinked and flow.match else (KeyIndex(), KeyIndex())
+    crm_keys, mc_keys = (keys or (lambda: key_indexes(con, flow)))() if unlinked and flow.match \
+        else (KeyIndex(), KeyIndex())
     pairs = {(link.crm_id, link.mc_id) for link in
              [*(links.by_crm(flow.name, i) for i in dirty_crm), *(links.by_mc(flow.name, i) for i in dirty_mc)]
              if link is not None}
     return FlowInput(flow, crm_records, mc_records, dirty_crm, dirty_mc, links, ctx, crm_keys, mc_keys,
                      conflict_policy, delete_policy, load_bases(con, flow.name, pairs))
+
+
+def chunks(dirty: tuple[set, set], size: int) -> Iterator[tuple[set, set]]:
+    """The dirty ids of both sides in slices of at most `size` per side (planning memory stays bounded)."""
+    crm, mc = sorted(dirty[0]), sorted(dirty[1], key=str)
+    for start in range(0, max(len(crm), len(mc), 1), size):
+        yield set(crm[start:start + size]), set(mc[start:start + size])
 
 
 def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, cycle_id: int) -> None:
