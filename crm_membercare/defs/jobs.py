@@ -1,0 +1,40 @@
+"""Jobs: a full sync, and one per direction (what the sensors launch). All run in one process, one at a time."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from crm_membercare.defs import keys
+from crm_membercare.defs.assets import RAW_ASSETS
+from crm_membercare.engine.operations import TO_CRM, TO_MEMBERCARE
+from crm_membercare.mapping.flows import FLOWS
+
+# Sync runs write one DuckDB file: the instance's dagster.yaml allows one run at a time, and this tag names
+# them so a deployment that shares its instance can limit just these (tag_concurrency_limits).
+SYNC_TAGS = {"crm_membercare/writer": "state"}
+
+
+def direction_selection(direction: str) -> dg.AssetSelection:
+    """Both systems refreshed, every flow planned, the writebacks of one direction."""
+    refreshed = [key for asset in RAW_ASSETS for key in asset.keys] + [keys.COUNTRIES_KEY]
+    flows = [k for flow in FLOWS for k in (keys.links_key(flow), keys.changes_key(flow, direction),
+                                              keys.writeback_key(flow, direction))]
+    return dg.AssetSelection.assets(*refreshed, *flows)
+
+
+sync_all = dg.define_asset_job(
+    "sync_all", selection=dg.AssetSelection.all(), tags=SYNC_TAGS,
+    description="One full cycle: refresh both systems, plan every flow, write back both ways, run the QA checks.",
+)
+sync_to_membercare = dg.define_asset_job(
+    "sync_to_membercare", selection=direction_selection(TO_MEMBERCARE), tags=SYNC_TAGS,
+    description="Refresh both systems, plan every flow, write the changes to MemberCare (launched by the "
+                "CustomCRM sensor).",
+)
+sync_to_crm = dg.define_asset_job(
+    "sync_to_crm", selection=direction_selection(TO_CRM), tags=SYNC_TAGS,
+    description="Refresh both systems, plan every flow, write the changes to CustomCRM (launched by the "
+                "MemberCare sensor).",
+)
+
+jobs = [sync_all, sync_to_membercare, sync_to_crm]

@@ -1,0 +1,187 @@
+"""Resources: the two systems' API clients and the sync engine over the DuckDB state file.
+
+Everything is configured from the environment through `dg.EnvVar` (DESIGN A0), so the UI shows variable
+names, never credentials. `SyncEngineResource` opens the state file and both clients once per run (the
+in-process executor makes a run one process), starts one cycle on first use and finishes it at teardown:
+one `sync.cycles` row per Dagster run.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from typing import Any
+
+import dagster as dg
+import duckdb
+from pydantic import PrivateAttr
+
+from crm_membercare.config import CONFLICT_POLICIES, DELETE_POLICIES, Settings, parse_policies
+from crm_membercare.engine import breaker, outbox, qa
+from crm_membercare.engine.apply import ApplyCounts
+from crm_membercare.engine.cycle import CycleReport, EngineSettings, FlowSummary, SyncEngine
+from crm_membercare.engine.extract import ExtractResult
+from crm_membercare.engine.operations import FlowPlan
+from crm_membercare.engine.raw_schema import RawTable
+from crm_membercare.engine.state import open_state, transaction
+from crm_membercare.mapping.countries import CountryTable
+from crm_membercare.mapping.flows import Flow
+from crm_membercare.mapping.links import MappingContext
+from crm_membercare.systems import CustomCrmClient, MemberCareClient
+
+DEFAULTS = Settings()
+
+
+class CustomCrmResource(dg.ConfigurableResource):
+    """CustomCRM REST API v1 (`CUSTOMCRM_BASE_URL`, `CUSTOMCRM_TOKEN`)."""
+
+    base_url: str = DEFAULTS.customcrm_base_url
+    token: str
+
+    def client(self, **options: Any) -> CustomCrmClient:
+        """A new client; use it as a context manager so its connection pool is closed."""
+        return CustomCrmClient(self.base_url, self.token, **options)
+
+
+class MemberCareResource(dg.ConfigurableResource):
+    """MemberCare REST API v1 (`MEMBERCARE_BASE_URL`, `MEMBERCARE_API_KEY`)."""
+
+    base_url: str = DEFAULTS.membercare_base_url
+    api_key: str
+
+    def client(self, **options: Any) -> MemberCareClient:
+        return MemberCareClient(self.base_url, self.api_key, **options)
+
+
+class SyncEngineResource(dg.ConfigurableResource):
+    """The sync engine of one run: the state file (`CRM_MEMBERCARE_DB`), both clients, one cycle."""
+
+    crm: CustomCrmResource
+    membercare: MemberCareResource
+    db_path: str = DEFAULTS.db_path
+    conflict_policy: str = ""  # "flow=newest|crm|membercare,..." as CRM_MEMBERCARE_CONFLICT_POLICY
+    delete_policy: str = ""  # "flow=propagate|unlink|ignore,..." as CRM_MEMBERCARE_DELETE_POLICY
+    breaker_share: float = breaker.DEFAULT_SHARE
+    breaker_minimum: int = breaker.DEFAULT_MINIMUM
+    stale_outbox_cycles: int = 3
+    workers: int = 8
+
+    _stack: ExitStack | None = PrivateAttr(default=None)
+    _engine: SyncEngine | None = PrivateAttr(default=None)
+    _report: CycleReport | None = PrivateAttr(default=None)
+    _failed: bool = PrivateAttr(default=False)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._stack, self._engine, self._report, self._failed = ExitStack(), None, None, False
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._engine is not None and self._report is not None:
+            for summary in self._report.flows.values():
+                summary.pending = outbox.count_open(self._engine.con, summary.flow)
+            self._engine.finish_cycle(self._report, status="failed" if self._failed else "completed")
+        if self._stack is not None:
+            self._stack.close()
+        self._stack, self._engine, self._report = None, None, None
+
+    # --- the engine, opened on first use ------------------------------------------------------------
+    @property
+    def engine(self) -> SyncEngine:
+        if self._engine is None:
+            stack = self._stack if self._stack is not None else ExitStack()
+            self._stack = stack
+            con = stack.enter_context(open_state(self.db_path))
+            crm = stack.enter_context(self.crm.client())
+            mc = stack.enter_context(self.membercare.client())
+            settings = EngineSettings(
+                conflict_policy=parse_policies(self.conflict_policy, CONFLICT_POLICIES),
+                delete_policy=parse_policies(self.delete_policy, DELETE_POLICIES),
+                breaker_share=self.breaker_share, breaker_minimum=self.breaker_minimum, workers=self.workers,
+            )
+            self._engine = SyncEngine(con, crm, mc, settings)
+            self._report = CycleReport(self._engine.start_cycle())
+        return self._engine
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.engine.con
+
+    @property
+    def cycle_id(self) -> int:
+        return self.engine.cycle_id
+
+    @property
+    def countries(self) -> CountryTable:
+        return self.engine.context.countries
+
+    def qa_context(self) -> MappingContext:
+        """A mapping context over the links as stored now (after this run's writebacks)."""
+        return qa.context(self.con, self.countries)
+
+    def _summary(self, flow: Flow) -> FlowSummary:
+        assert self._report is not None
+        return self._report.flows.setdefault(flow.name, FlowSummary(flow.name))
+
+    def _guarded(self, step):
+        try:
+            return step()
+        except BaseException:
+            self._failed = True
+            raise
+
+    # --- steps: each a thin call into the engine ---------------------------------------------------
+    def extract(self, table: RawTable) -> ExtractResult:
+        result = self._guarded(lambda: self.engine.extract(table))
+        self._report.extracts.append(result)
+        return result
+
+    def acknowledge_breaker(self, flow: Flow) -> bool:
+        with transaction(self.con):
+            return breaker.acknowledge(self.con, flow.name)
+
+    def plan(self, flow: Flow) -> FlowPlan:
+        plan = self._guarded(lambda: self.engine.plan(flow))
+        summary = self._summary(flow)
+        summary.planned += len(plan.operations)
+        summary.conflicts += len(plan.conflicts)
+        summary.rejects += len(plan.rejects)
+        summary.waiting, summary.ambiguous = len(plan.waiting), len(plan.ambiguous)
+        return plan
+
+    def hold_for_breaker(self, flow: Flow) -> breaker.BreakerStatus:
+        """Evaluate the breaker and record it: a tripped flow's removals are held (so an operator can
+        acknowledge them), an untripped or acknowledged one's are released."""
+        status = self.engine.breaker_status(flow)
+        with transaction(self.con):
+            breaker.guard(self.con, status)
+        self._summary(flow).breaker = status
+        return status
+
+    def writeback(self, flow: Flow, direction: str) -> ApplyCounts:
+        counts, status = self._guarded(lambda: self.engine.writeback(flow, direction))
+        summary = self._summary(flow)
+        summary.created += counts.created
+        summary.updated += counts.updated
+        summary.deleted += counts.deleted
+        summary.rejects += counts.rejected
+        summary.breaker = status
+        return counts
+
+
+def _env(name: str, default: str) -> str:
+    """`dg.EnvVar(name)` when the variable is set (resolved at run time, shown by name only), else the default
+    that serves the local sandboxes."""
+    return dg.EnvVar(name) if name in os.environ else default
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    """The resources as deployed: every value from the environment (DESIGN A0)."""
+    crm = CustomCrmResource(base_url=_env("CUSTOMCRM_BASE_URL", DEFAULTS.customcrm_base_url),
+                            token=_env("CUSTOMCRM_TOKEN", DEFAULTS.customcrm_token))
+    membercare = MemberCareResource(base_url=_env("MEMBERCARE_BASE_URL", DEFAULTS.membercare_base_url),
+                                    api_key=_env("MEMBERCARE_API_KEY", DEFAULTS.membercare_api_key))
+    sync = SyncEngineResource(
+        crm=crm, membercare=membercare, db_path=_env("CRM_MEMBERCARE_DB", DEFAULTS.db_path),
+        conflict_policy=_env("CRM_MEMBERCARE_CONFLICT_POLICY", ""),
+        delete_policy=_env("CRM_MEMBERCARE_DELETE_POLICY", ""),
+    )
+    return {"crm": crm, "membercare": membercare, "sync": sync}
