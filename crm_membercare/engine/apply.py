@@ -17,6 +17,7 @@ from crm_membercare.engine import invoice_lifecycle, outbox
 from crm_membercare.engine.extract import mark_dirty
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity
 from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, merge_bases, save_links
+from crm_membercare.engine.match_keys import store_gone, store_records
 from crm_membercare.engine.operations import (
     CREATE,
     CRM_SIDE,
@@ -30,7 +31,6 @@ from crm_membercare.engine.operations import (
 )
 from crm_membercare.engine.plan import canonical
 from crm_membercare.engine.raw_schema import raw_table
-from crm_membercare.engine.raw_store import mark_deleted, upsert_records
 from crm_membercare.engine.records import record_rejects
 from crm_membercare.engine.state import transaction
 from crm_membercare.mapping.canonical import fields_agree
@@ -312,15 +312,13 @@ class Executor:
             counts["rejected"] += effects.status == "rejected"
 
         for resource, records in crm_records.items():
-            upsert_records(con, raw_table(CRM_SYSTEM, resource), records)
+            store_records(con, raw_table(CRM_SYSTEM, resource), records)
         for resource, gone in crm_gone.items():
-            table = raw_table(CRM_SYSTEM, resource).name
             for state in {s for _, s in gone}:
-                con.execute(f"UPDATE {table} SET gone = ? WHERE id IN (SELECT unnest(?))",
-                            [state, [i for i, s in gone if s == state]])
+                store_gone(con, raw_table(CRM_SYSTEM, resource), [i for i, s in gone if s == state], state)
         mc_table = raw_table(MC_SYSTEM, flow.mc_resource)
-        upsert_records(con, mc_table, mc_records)
-        mark_deleted(con, mc_table, mc_deleted)
+        store_records(con, mc_table, mc_records)
+        store_gone(con, mc_table, mc_deleted, "deleted")
         for side in (CRM_SIDE, MC_SIDE):
             ids = [record_id for s, record_id in dirty if s == side]
             mark_dirty(con, [flow.name], CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM, ids, self.cycle_id)

@@ -18,11 +18,10 @@ from crm_membercare.engine.derived import plan_derived_flow
 from crm_membercare.engine.extract import ExtractResult, extract_changes, reconcile_ids
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import LinkIndex, load_links
-from crm_membercare.engine.matching import KeyIndex
 from crm_membercare.engine.operations import FlowPlan
 from crm_membercare.engine.plan import plan_flow
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
-from crm_membercare.engine.snapshot import chunks, dirty_ids, key_indexes, load_flow_input, save_plan
+from crm_membercare.engine.snapshot import chunks, dirty_ids, load_flow_input, save_plan
 from crm_membercare.engine.state import transaction
 from crm_membercare.mapping.countries import CountryTable
 from crm_membercare.mapping.flows import FLOWS, Flow
@@ -144,17 +143,10 @@ class SyncEngine:
             self.progress(f"planned {flow.name}: {len(plan.operations)} operations")
             return plan
         total = FlowPlan(flow.name)
-        built: list[tuple[KeyIndex, KeyIndex]] = []
-
-        def keys() -> tuple[KeyIndex, KeyIndex]:
-            if not built:
-                built.append(key_indexes(self.con, flow))
-            return built[0]
-
         for part in chunks(dirty_ids(self.con, flow), self.settings.plan_chunk):
             with transaction(self.con):
                 given = load_flow_input(
-                    self.con, flow, self.links, self.context, dirty=part, keys=keys,
+                    self.con, flow, self.links, self.context, dirty=part,
                     conflict_policy=self.settings.conflict_policy.get(flow.name),
                     delete_policy=self.settings.delete_policy.get(flow.name),
                 )

@@ -24,6 +24,14 @@ class KeyIndex:
     primary_of: dict[Any, str | None] = field(default_factory=dict)
     fallback_of: dict[Any, str | None] = field(default_factory=dict)
 
+    def add(self, record_id: Any, primary: str | None, fallback: str | None) -> None:
+        self.primary_of[record_id] = primary
+        self.fallback_of[record_id] = fallback
+        if primary:
+            self.primary[primary].append(record_id)
+        if fallback:
+            self.fallback[fallback].append(record_id)
+
     @classmethod
     def build(cls, rule: MatchRule | None, records: Iterable[tuple[Any, Mapping]], side: str) -> KeyIndex:
         index = cls()

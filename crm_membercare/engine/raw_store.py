@@ -86,25 +86,3 @@ def upsert_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: lis
 def mark_deleted(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> None:
     if ids:
         con.execute(f"UPDATE {table.name} SET gone = 'deleted' WHERE id IN (SELECT unnest(?))", [ids])
-
-
-def live_ids(con: duckdb.DuckDBPyConnection, table: RawTable) -> set:
-    rows = con.execute(f"SELECT id FROM {table.name} WHERE gone IS DISTINCT FROM 'deleted'").fetchall()
-    return {row[0] for row in rows}
-
-
-def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list | None = None) -> dict:
-    """id -> record (as the system last sent it), for the given ids or all."""
-    if ids is None:
-        rows = con.execute(f"SELECT id, raw, gone FROM {table.name}").fetchall()
-    else:
-        rows = con.execute(
-            f"SELECT id, raw, gone FROM {table.name} WHERE id IN (SELECT unnest(?))", [list(ids)]
-        ).fetchall()
-    return {row[0]: _with_gone(json.loads(row[1]), row[2]) for row in rows}
-
-
-def _with_gone(record: dict, gone: str | None) -> dict:
-    if gone == "deleted":
-        record["_deleted"] = True
-    return record

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -21,12 +21,13 @@ from crm_membercare.engine.links import (
     with_bases,
     write_bases,
 )
+from crm_membercare.engine.match_keys import indexes_for
 from crm_membercare.engine.matching import KeyIndex
 from crm_membercare.engine.operations import FlowPlan, Record
 from crm_membercare.engine.plan import FlowInput
 from crm_membercare.engine.raw_schema import RawTable, raw_table
 from crm_membercare.engine.records import clear_ambiguous, record_ambiguous, record_conflicts, record_rejects
-from crm_membercare.mapping.flows import Flow
+from crm_membercare.mapping.flows import Flow, MatchRule
 from crm_membercare.mapping.links import MappingContext
 
 
@@ -63,15 +64,14 @@ def dirty_ids(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[set, set]:
     return crm, mc
 
 
-def key_indexes(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[KeyIndex, KeyIndex]:
-    """Match keys of every live record on both sides (uniqueness is judged over all of them)."""
-    crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
-    crm_rows = con.execute(f"SELECT id, raw FROM {crm_table.name} WHERE gone IS NULL").fetchall()
-    mc_rows = con.execute(f"SELECT id, raw FROM {mc_table.name} WHERE gone IS NULL{_type_filter(flow)}").fetchall()
-    return (
-        KeyIndex.build(flow.match, ((i, json.loads(r)) for i, r in crm_rows), "crm"),
-        KeyIndex.build(flow.match, ((i, json.loads(r)) for i, r in mc_rows), "membercare"),
-    )
+def _match_keys(rule: MatchRule, records: list[dict], side: str) -> set[str]:
+    keys = set()
+    for rule_level in (rule, rule.fallback):
+        if rule_level is None:
+            continue
+        read = rule_level.crm_key if side == "crm" else rule_level.mc_key
+        keys.update(key for key in map(read, records) if key)
+    return keys
 
 
 def load_flow_input(
@@ -81,15 +81,11 @@ def load_flow_input(
     ctx: MappingContext,
     *,
     dirty: tuple[set, set] | None = None,
-    keys: Callable[[], tuple[KeyIndex, KeyIndex]] | None = None,
     conflict_policy: str | None = None,
     delete_policy: str | None = None,
 ) -> FlowInput:
-    """The planner's input for the given dirty ids (default: all of the flow's), with their counterparts.
-
-    `keys` builds the match-key indexes over all live records; it is called only when an unlinked record
-    needs matching, and a caller planning in chunks passes one that builds them once.
-    """
+    """The planner's input for the given dirty ids (default: all of the flow's), with their counterparts,
+    their links' bases, and the match keys that the unlinked ones share with any live record."""
     dirty_crm, dirty_mc = dirty if dirty is not None else dirty_ids(con, flow)
     dirty_crm, dirty_mc = set(dirty_crm), set(dirty_mc)
     crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
@@ -107,11 +103,13 @@ def load_flow_input(
             mc_ids.add(mc_id_of(flow, link.mc_id))
     crm_records = load_records(con, crm_table, sorted(crm_ids))
     mc_records.update(load_records(con, mc_table, sorted(mc_ids - set(mc_records), key=str), flow))
-    unlinked = any(not links.by_crm(flow.name, i) for i in dirty_crm) or any(
-        not links.by_mc(flow.name, i) for i in dirty_mc
-    )
-    crm_keys, mc_keys = (keys or (lambda: key_indexes(con, flow)))() if unlinked and flow.match \
-        else (KeyIndex(), KeyIndex())
+    crm_keys, mc_keys = KeyIndex(), KeyIndex()
+    if flow.match is not None:
+        wanted = _match_keys(flow.match, [crm_records[i].raw for i in dirty_crm
+                                          if i in crm_records and not links.by_crm(flow.name, i)], "crm")
+        wanted |= _match_keys(flow.match, [mc_records[i].raw for i in dirty_mc if not links.by_mc(flow.name, i)],
+                              "membercare")
+        crm_keys, mc_keys = indexes_for(con, flow, wanted, int, lambda value: mc_id_of(flow, value))
     pairs = {(link.crm_id, link.mc_id) for link in
              [*(links.by_crm(flow.name, i) for i in dirty_crm), *(links.by_mc(flow.name, i) for i in dirty_mc)]
              if link is not None}

@@ -47,6 +47,11 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
             flow VARCHAR, side VARCHAR, record_id VARCHAR, since_cycle BIGINT,
             PRIMARY KEY (flow, side, record_id))""")
     con.execute("""
+        CREATE TABLE sync.match_keys (
+            flow VARCHAR, side VARCHAR, record_id VARCHAR, primary_key VARCHAR, fallback_key VARCHAR,
+            PRIMARY KEY (flow, side, record_id))""")
+    con.execute("CREATE INDEX match_keys_primary ON sync.match_keys (flow, primary_key)")
+    con.execute("""
         CREATE TABLE sync.links (
             flow VARCHAR NOT NULL,
             crm_id BIGINT NOT NULL,

@@ -1,0 +1,105 @@
+"""Every live record's match keys per flow (`sync.match_keys`), kept current as records are stored.
+
+First-sight matching needs to know whether a key is unique among *all* live records of both sides. Reading
+every record's JSON for that each cycle would cost as much as the data; instead each stored record's keys are
+computed once, when it is stored, and matching asks only about the keys of the records it is matching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import pandas as pd
+
+from crm_membercare.engine.identity import CRM_SYSTEM
+from crm_membercare.engine.matching import KeyIndex
+from crm_membercare.engine.raw_schema import RawTable
+from crm_membercare.engine.raw_store import gone_state, mark_deleted, upsert_records
+from crm_membercare.mapping.flows import FLOWS, Flow
+
+
+def _flows_matching(table: RawTable) -> list[Flow]:
+    side_resource = "crm_resource" if table.system == CRM_SYSTEM else "mc_resource"
+    return [f for f in FLOWS if f.match is not None and getattr(f, side_resource) == table.resource]
+
+
+def _side(table: RawTable) -> str:
+    return "crm" if table.system == CRM_SYSTEM else "membercare"
+
+
+def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[dict]) -> None:
+    """Store the keys of these records (live ones; a gone record, or one of another invoice type, has none)."""
+    records = list(records)
+    flows = _flows_matching(table)
+    if not records or not flows:
+        return
+    side = _side(table)
+    rows = []
+    for flow in flows:
+        rule = flow.match
+        primary = rule.crm_key if side == "crm" else rule.mc_key
+        fallback = (rule.fallback.crm_key if side == "crm" else rule.fallback.mc_key) if rule.fallback else None
+        for record in records:
+            live = gone_state(table, record) is None and not (
+                side == "membercare" and flow.invoice_type and record.get("invoiceType") != flow.invoice_type)
+            rows.append((flow.name, side, str(record[table.id_field]),
+                         primary(record) if live else None, fallback(record) if live and fallback else None, live))
+    frame = pd.DataFrame(rows, columns=["flow", "side", "record_id", "primary_key", "fallback_key", "live"],
+                         dtype=object).drop_duplicates(subset=["flow", "side", "record_id"], keep="last")
+    con.register("new_keys", frame)
+    try:
+        con.execute("""DELETE FROM sync.match_keys k USING new_keys n
+                       WHERE k.flow = n.flow AND k.side = n.side AND k.record_id = n.record_id""")
+        con.execute("""INSERT INTO sync.match_keys SELECT flow, side, record_id, primary_key, fallback_key
+                       FROM new_keys WHERE live AND (primary_key IS NOT NULL OR fallback_key IS NOT NULL)""")
+    finally:
+        con.unregister("new_keys")
+
+
+def forget(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> None:
+    """Records that are gone match nothing."""
+    flows = [f.name for f in _flows_matching(table)]
+    if ids and flows:
+        con.execute(
+            """DELETE FROM sync.match_keys
+               WHERE side = ? AND record_id IN (SELECT unnest(?)) AND flow IN (SELECT unnest(?))""",
+            [_side(table), [str(i) for i in ids], flows],
+        )
+
+
+def store_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: list[dict]) -> list:
+    """Upsert records into their raw table and keep their match keys current; return the changed ids."""
+    ids = upsert_records(con, table, records)
+    if ids:
+        changed = set(ids)
+        refresh(con, table, [r for r in records if r[table.id_field] in changed])
+    return ids
+
+
+def store_gone(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, state: str) -> None:
+    """Mark records archived / closed / deleted without re-reading them."""
+    if not ids:
+        return
+    if state == "deleted":
+        mark_deleted(con, table, ids)
+    else:
+        con.execute(f"UPDATE {table.name} SET gone = ? WHERE id IN (SELECT unnest(?))", [state, ids])
+    forget(con, table, ids)
+
+
+def indexes_for(
+    con: duckdb.DuckDBPyConnection, flow: Flow, keys: set[str], crm_id_type, mc_id_type
+) -> tuple[KeyIndex, KeyIndex]:
+    """Key indexes of both sides restricted to the records sharing one of `keys` (primary or fallback)."""
+    indexes = {"crm": KeyIndex(), "membercare": KeyIndex()}
+    if keys:
+        rows = con.execute(
+            """SELECT side, record_id, primary_key, fallback_key FROM sync.match_keys
+               WHERE flow = ? AND (primary_key IN (SELECT unnest(?)) OR fallback_key IN (SELECT unnest(?)))""",
+            [flow.name, sorted(keys), sorted(keys)],
+        ).fetchall()
+        for side, record_id, primary, fallback in rows:
+            record_key = crm_id_type(record_id) if side == "crm" else mc_id_type(record_id)
+            indexes[side].add(record_key, primary, fallback)
+    return indexes["crm"], indexes["membercare"]
