@@ -15,7 +15,6 @@ from crm_membercare.engine.identity import crm_identity, mc_identity
 from crm_membercare.mapping.flows import FLOWS, Flow
 from crm_membercare_tests.engine_support import (
     MATCHED_FLOWS,
-    NUMBER_NOT_WRITTEN_BACK,
     Snapshot,
     World,
     active_links,
@@ -30,7 +29,6 @@ from crm_membercare_tests.engine_support import (
 
 SEED = 11
 ONE_TO_ONE_FLOWS = tuple(flow for flow in FLOWS if flow.derived is None)
-INVOICE_FLOWS = tuple(flow for flow in FLOWS if flow.invoice_type is not None)
 
 
 @dataclass(frozen=True)
@@ -102,23 +100,10 @@ def test_zero_duplicates(first_sync, flow):
     assert len(links) == len(crm)
 
 
-@pytest.mark.parametrize("flow", [
-    pytest.param(flow, id=flow.name, marks=[pytest.mark.xfail(strict=True, reason=NUMBER_NOT_WRITTEN_BACK)]
-                 if flow.invoice_type else [])
-    for flow in ONE_TO_ONE_FLOWS
-])
+@pytest.mark.parametrize("flow", ONE_TO_ONE_FLOWS, ids=flow_ids(ONE_TO_ONE_FLOWS))
 def test_every_flow_converged(first_sync, flow):
     drift = disagreements(first_sync.world, first_sync.after, flow)
     assert drift == {}, f"{flow.name}: {len(drift)} pairs differ, e.g. {dict(list(drift.items())[:5])}"
-
-
-@pytest.mark.parametrize("flow", INVOICE_FLOWS, ids=flow_ids(INVOICE_FLOWS))
-def test_invoice_flows_converged_on_every_row_the_number_bug_leaves(first_sync, flow):
-    """Keeps the invoice flows' other rows covered while `test_every_flow_converged` tracks the number bug."""
-    number_row = flow.match.crm_field
-    drift = {pair: fields for pair, fields in disagreements(first_sync.world, first_sync.after, flow).items()
-             if fields != [number_row]}
-    assert drift == {}
 
 
 def test_the_first_sync_rejects_nothing_it_was_seeded_with(first_sync):
