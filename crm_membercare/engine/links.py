@@ -43,7 +43,9 @@ class LinkIndex:
 
     def put(self, link: Link) -> None:
         # Bases stay in DuckDB (loaded per planned pair): a million links' bases would not fit in memory.
-        link = Link(link.flow, link.crm_id, link.mc_id, link.state, None, None)
+        # MemberCare ids keep their own type: product and invoice ids are integers, debtor numbers strings.
+        mc_id = int(link.mc_id) if link.flow in self._integer_mc_ids else str(link.mc_id)
+        link = Link(link.flow, int(link.crm_id), mc_id, link.state, None, None)
         self._pairs[(link.flow, link.crm_id, str(link.mc_id))] = link
         self._by_crm[(link.flow, link.crm_id)] = link
         self._by_mc[(link.flow, str(link.mc_id))] = link
@@ -67,9 +69,7 @@ class LinkIndex:
 
     def mc_id_for(self, flow_name: str, crm_id: int) -> Any | None:
         link = self.by_crm(flow_name, crm_id)
-        if not link or link.state != "active":
-            return None
-        return int(link.mc_id) if flow_name in self._integer_mc_ids else link.mc_id
+        return link.mc_id if link and link.state == "active" else None
 
 
 def load_links(

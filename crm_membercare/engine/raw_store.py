@@ -69,6 +69,9 @@ def upsert_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: lis
             SELECT CAST(i.id AS {table.id_type}) FROM incoming i
             LEFT JOIN {table.name} t ON t.id = CAST(i.id AS {table.id_type})
             WHERE t.id IS NULL OR t.change_marker <> i.change_marker OR t.gone IS DISTINCT FROM i.gone
+               -- MemberCare's lastChange has second precision: a second edit within that second keeps the
+               -- marker, so the content decides.
+               OR CAST(t.raw AS VARCHAR) <> i.raw
         """).fetchall()
         con.execute(f"""
             INSERT OR REPLACE INTO {table.name} BY NAME
