@@ -21,7 +21,7 @@ from crm_membercare.engine.links import LinkIndex, load_links
 from crm_membercare.engine.operations import FlowPlan
 from crm_membercare.engine.plan import plan_flow
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
-from crm_membercare.engine.snapshot import chunks, dirty_ids, load_flow_input, save_plan
+from crm_membercare.engine.snapshot import chunks, dirty_ids, load_flow_input, retry_ambiguous, save_plan
 from crm_membercare.engine.state import transaction
 from crm_membercare.mapping.countries import CountryTable
 from crm_membercare.mapping.flows import FLOWS, Flow
@@ -143,6 +143,8 @@ class SyncEngine:
             self.progress(f"planned {flow.name}: {len(plan.operations)} operations")
             return plan
         total = FlowPlan(flow.name)
+        with transaction(self.con):
+            retry_ambiguous(self.con, flow, self.cycle_id)
         for part in chunks(dirty_ids(self.con, flow), self.settings.plan_chunk):
             with transaction(self.con):
                 given = load_flow_input(

@@ -26,7 +26,13 @@ from crm_membercare.engine.matching import KeyIndex
 from crm_membercare.engine.operations import FlowPlan, Record
 from crm_membercare.engine.plan import FlowInput
 from crm_membercare.engine.raw_schema import RawTable, raw_table
-from crm_membercare.engine.records import clear_ambiguous, record_ambiguous, record_conflicts, record_rejects
+from crm_membercare.engine.records import (
+    clear_ambiguous,
+    close_rejects,
+    record_ambiguous,
+    record_conflicts,
+    record_rejects,
+)
 from crm_membercare.mapping.flows import Flow, MatchRule
 from crm_membercare.mapping.links import MappingContext
 
@@ -117,6 +123,14 @@ def load_flow_input(
                      conflict_policy, delete_policy, load_bases(con, flow.name, pairs))
 
 
+def retry_ambiguous(con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int) -> None:
+    """Records left unmatched for a shared key are looked at again every cycle: the duplicate may be gone."""
+    for side, system in (("crm", CRM_SYSTEM), ("membercare", MC_SYSTEM)):
+        ids = [r[0] for r in con.execute(
+            "SELECT record_id FROM sync.ambiguous WHERE flow = ? AND side = ?", [flow.name, side]).fetchall()]
+        mark_dirty(con, [flow.name], system, ids, cycle_id)
+
+
 def chunks(dirty: tuple[set, set], size: int) -> Iterator[tuple[set, set]]:
     """The dirty ids of both sides in slices of at most `size` per side (planning memory stays bounded)."""
     crm, mc = sorted(dirty[0]), sorted(dirty[1], key=str)
@@ -147,10 +161,13 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
             links.put(ended(link))
     end_links(con, finished)
     record_conflicts(con, plan.conflicts, cycle_id)
+    # A record planned again starts clean: what is still wrong with it is rejected again just below.
+    close_rejects(con, flow.name, "crm", given.dirty_crm)
+    close_rejects(con, flow.name, "membercare", given.dirty_mc)
     record_rejects(con, plan.rejects, cycle_id)
+    clear_ambiguous(con, flow.name, "crm", given.dirty_crm)
+    clear_ambiguous(con, flow.name, "membercare", given.dirty_mc)
     record_ambiguous(con, plan.ambiguous)
-    clear_ambiguous(con, flow.name, "crm", [new.crm_id for new in plan.new_links])
-    clear_ambiguous(con, flow.name, "membercare", [new.mc_id for new in plan.new_links])
     outbox.enqueue(con, plan.operations, cycle_id)
     for side, ids in ((CRM_SYSTEM, given.dirty_crm), (MC_SYSTEM, given.dirty_mc)):
         if ids:
