@@ -1,0 +1,131 @@
+"""The HTTP floor: the requests a sync made, replayed by a minimal async httpx client against sandboxes in the
+same seeded state.
+
+The request list is recorded on the sandbox side (`servers.RequestRecorder`), so the engine's code and
+clients stay untouched. The replay keeps at most `workers` requests in flight per system, sends them in the
+order the sandboxes received them, and keeps the one dependency any client has: a list page is requested
+only after the previous page of the same resource has come back (a keyset cursor is known only then).
+
+`causal=True` replays stricter: a request waits for every request whose response the engine had received
+before it sent that one. That floor keeps the engine's batching and phase barriers and removes only the
+engine's own compute between requests; the difference between the two floors is what barriers cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+API = "/api/v1/"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    system: str
+    method: str
+    path: str
+    query: str
+    headers: dict
+    body: bytes | None
+    status: int
+    start: float
+    end: float
+
+    @property
+    def resource(self) -> str:
+        return self.path[len(API):].split("/")[0]
+
+    @property
+    def is_list_page(self) -> bool:
+        parts = self.path[len(API):].strip("/").split("/")
+        return self.method == "GET" and len(parts) == 1 and parts[0] != "token"
+
+
+@dataclass(frozen=True)
+class FloorRun:
+    seconds: float
+    requests: int
+    status_mismatches: int  # replayed answers whose status differs from the engine's (ids assigned in another order)
+    statuses: dict
+    mismatch_kinds: dict  # "METHOD resource engine->replay" -> count, the most common ones
+
+
+def load(recordings: dict[str, Path]) -> list[Recorded]:
+    """Both systems' request lists, merged in arrival order (the clock is system-wide monotonic)."""
+    requests = []
+    for system, path in recordings.items():
+        for line in path.read_text().splitlines():
+            item = json.loads(line)
+            body = base64.b64decode(item["body"]) if item["body"] else None
+            requests.append(Recorded(system, item["method"], item["path"], item["query"], item["headers"], body,
+                                     item["status"], item["start"], item["end"]))
+    return sorted(requests, key=lambda r: r.start)
+
+
+def replay(requests: list[Recorded], base_urls: dict[str, str], auth: dict[str, dict], *, workers: int = 8,
+           causal: bool = False) -> FloorRun:
+    return asyncio.run(_replay(requests, base_urls, auth, workers, causal))
+
+
+async def _replay(requests, base_urls, auth, workers, causal) -> FloorRun:
+    done = [asyncio.Event() for _ in requests]
+    by_end = sorted(range(len(requests)), key=lambda i: requests[i].end)
+    statuses: list[int] = [0] * len(requests)
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    clients = {system: httpx.AsyncClient(base_url=url, headers=auth[system], limits=limits, timeout=120)
+               for system, url in base_urls.items()}
+
+    async def send(index: int, request: Recorded, slots: asyncio.Semaphore) -> None:
+        try:
+            for _ in range(3):  # a loaded sandbox may drop a kept-alive connection: send again, like any client
+                try:
+                    response = await clients[request.system].request(
+                        request.method, request.path, params=request.query or None, content=request.body,
+                        headers=request.headers)
+                    await response.aread()
+                    statuses[index] = response.status_code
+                    break
+                except httpx.TransportError:
+                    continue
+        finally:
+            slots.release()
+            done[index].set()
+
+    async def dispatch(system: str) -> None:
+        slots = asyncio.Semaphore(workers)
+        previous_page: dict[str, int] = {}
+        waited = 0  # causal: how far along the engine's completion order this system has waited
+        tasks = []
+        for index, request in enumerate(requests):
+            if request.system != system:
+                continue
+            if causal:
+                while waited < len(by_end) and requests[by_end[waited]].end < request.start:
+                    await done[by_end[waited]].wait()
+                    waited += 1
+            if request.is_list_page:
+                if request.resource in previous_page:
+                    await done[previous_page[request.resource]].wait()
+                previous_page[request.resource] = index
+            await slots.acquire()
+            tasks.append(asyncio.create_task(send(index, request, slots)))
+        await asyncio.gather(*tasks)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(dispatch(system) for system in base_urls))
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    seconds = time.perf_counter() - started
+    mismatches = Counter(f"{r.method} {r.resource} {r.status}->{status}"
+                         for r, status in zip(requests, statuses, strict=True) if r.status != status)
+    counts = Counter(f"{status // 100}xx" for status in statuses)
+    return FloorRun(seconds, len(requests), sum(mismatches.values()), dict(counts), dict(mismatches.most_common(8)))

@@ -1,0 +1,128 @@
+"""Figures against DESIGN Part E's targets: the markdown table `make bench` prints and README links."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+FLOOR_RATIO_MAX = 1.3  # first sync / floor, at medium
+INCREMENTAL_MEDIUM_MAX_S = 2.0
+INCREMENTAL_LARGE_OVER_MEDIUM_MAX = 1.5
+LATENCY_P95_MAX_S = 15.0
+PEAK_RSS_LARGE_MAX_MB = 1536.0
+REQUESTS_PER_CHANGE_MAX = 2.5
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    scale: str
+    measured: str
+    target: str
+    verdict: str  # 'pass' | 'miss' | 'info' | 'pending'
+
+
+def machine() -> dict:
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory_gb": round(_memory_kb() / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_at_start": _load(),
+    }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _memory_kb() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "miss"
+
+
+def rows(scales: dict[str, dict], latency: dict | None) -> list[Row]:
+    out: list[Row] = []
+    for scale, s in scales.items():
+        first, flr, causal = s.get("first_sync"), s.get("floor"), s.get("causal_floor")
+        binding = scale == "medium"
+        if first:
+            measured = f"{first['seconds']:.1f} s, {s['first_sync_requests']} req"
+            out.append(Row("first sync (s, requests)", scale, measured, "", "info"))
+        elif s.get("first_sync_capped"):
+            capped = s["first_sync_capped"]
+            out.append(Row("first sync", scale, f"stopped at cap after {capped['seconds']:.0f} s "
+                           f"({s['first_sync_requests']} req done)", "", "miss"))
+        if first and flr:
+            ratio = first["seconds"] / flr["seconds"]
+            out.append(Row("HTTP floor (s)", scale, f"{flr['seconds']:.1f} s ({flr['status_mismatches']} status "
+                           f"mismatches)", "", "info"))
+            out.append(Row("first sync / floor", scale, f"{ratio:.2f}", f"≤ {FLOOR_RATIO_MAX} (at medium)",
+                           _verdict(ratio <= FLOOR_RATIO_MAX) if binding else "info"))
+        if first and causal:
+            out.append(Row("first sync / causal floor", scale, f"{first['seconds'] / causal['seconds']:.2f} "
+                           f"(causal floor {causal['seconds']:.1f} s)", "", "info"))
+        inc = s.get("incremental")
+        if inc:
+            target = f"≤ {INCREMENTAL_MEDIUM_MAX_S} s" if scale == "medium" else ""
+            verdict = _verdict(inc["seconds"] <= INCREMENTAL_MEDIUM_MAX_S) if scale == "medium" else "info"
+            out.append(Row("incremental cycle, 100 edits (s)", scale, f"{inc['seconds']:.2f} s "
+                           f"({inc['propagated']} propagated)", target, verdict))
+            per_change = s["incremental_requests"] / max(inc["propagated"], 1)
+            out.append(Row("requests per propagated change", scale,
+                           f"{per_change:.2f} ({s['incremental_requests']} / {inc['propagated']})",
+                           f"≤ {REQUESTS_PER_CHANGE_MAX}", _verdict(per_change <= REQUESTS_PER_CHANGE_MAX)))
+        elif scale in ("medium", "large"):
+            out.append(Row("incremental cycle, 100 edits (s)", scale, "not reached (first sync did not finish)",
+                           "", "pending"))
+        peaks = [c["peak_rss_mb"] for c in (first, s.get("first_sync_capped"), inc, *s.get("settle", [])) if c]
+        if peaks:
+            large = scale == "large"
+            out.append(Row("peak RSS of a cycle (MB)", scale, f"{max(peaks):.0f}",
+                           f"≤ {PEAK_RSS_LARGE_MAX_MB:.0f} (at large)",
+                           _verdict(max(peaks) <= PEAK_RSS_LARGE_MAX_MB) if large else "info"))
+    medium, large = scales.get("medium", {}).get("incremental"), scales.get("large", {}).get("incremental")
+    if medium and large:
+        ratio = large["seconds"] / medium["seconds"]
+        out.append(Row("incremental large / medium", "large", f"{ratio:.2f}", f"≤ {INCREMENTAL_LARGE_OVER_MEDIUM_MAX}",
+                       _verdict(ratio <= INCREMENTAL_LARGE_OVER_MEDIUM_MAX)))
+    if latency and latency.get("p95") is not None:
+        out.append(Row("latency p50 / p95 (s), 20 edits", latency["scale"],
+                       f"{latency['p50']:.1f} / {latency['p95']:.1f}", f"p95 ≤ {LATENCY_P95_MAX_S:.0f} s",
+                       _verdict(latency["p95"] <= LATENCY_P95_MAX_S)))
+    else:
+        reason = (latency or {}).get("reason", "not run")
+        out.append(Row("latency p50 / p95 (s), 20 edits", "-", f"pending: {reason}", f"p95 ≤ {LATENCY_P95_MAX_S:.0f} s",
+                       "pending"))
+    return out
+
+
+def markdown(table: list[Row], info: dict, bench_seconds: float) -> str:
+    lines = [
+        f"Machine: {info['nproc']} cores, {info['cpu']}, {info['memory_gb']} GB, Python {info['python']}; "
+        f"{info['date']}; load average at start {info['load_at_start']}, at end {_load()}; "
+        f"bench ran {bench_seconds / 60:.1f} min.",
+        "",
+        "| figure | scale | measured | target | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {r.figure} | {r.scale} | {r.measured} | {r.target} | {r.verdict} |" for r in table]
+    return "\n".join(lines) + "\n"
