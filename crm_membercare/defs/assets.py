@@ -11,14 +11,16 @@ validation): a failing one skips that flow's writeback, and what depends on it, 
 """
 
 from collections.abc import Iterable
+from dataclasses import astuple
 
 import dagster as dg
 
 from crm_membercare.defs import keys
 from crm_membercare.defs.resources import SyncEngineResource
 from crm_membercare.engine import qa
+from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
-from crm_membercare.engine.operations import CREATE, DELETE, UPDATE
+from crm_membercare.engine.operations import CREATE, DELETE, TO_MEMBERCARE, UPDATE
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable, raw_table
 from crm_membercare.engine.reference import store_countries
 from crm_membercare.mapping.flows import FLOWS, Flow, flow_by_name
@@ -194,23 +196,42 @@ def finding_result(check_name: str, finding: qa.Finding, *, explained_severity: 
 
 # --- writeback ------------------------------------------------------------------------------------------
 
-def writeback_asset(flow: Flow, direction: str) -> dg.AssetsDefinition:
-    target = keys.TARGET[direction]
-    system = "MemberCare" if target == "membercare" else "CustomCRM"
-
-    @dg.asset(
-        key=keys.writeback_key(flow, direction), group_name=flow.name,
-        kinds={"python", "duckdb", keys.SYSTEM_KIND[direction]}, deps=[keys.changes_key(flow, direction)],
+def writeback_spec(flow: Flow, direction: str) -> dg.AssetSpec:
+    system = "MemberCare" if keys.TARGET[direction] == "membercare" else "CustomCRM"
+    return dg.AssetSpec(
+        keys.writeback_key(flow, direction), group_name=flow.name, deps=[keys.changes_key(flow, direction)],
+        kinds={"python", "duckdb", keys.SYSTEM_KIND[direction]},
         description=flow_description(flow, f"the change set applied to {system} over HTTP (creates first; "
                                            "retryable failures stay pending, permanent ones become rejects)."),
     )
-    def _writeback(sync: SyncEngineResource) -> dg.MaterializeResult:
-        counts = sync.writeback(flow, direction)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": counts.created + counts.updated + counts.deleted, "created": counts.created,
-            "updated": counts.updated, "deleted": counts.deleted, "rejects": counts.rejected,
-            "pending": qa.change_set(sync.con, flow, direction, 0).total, "cycle": sync.cycle_id,
-        })
+
+
+def writeback_assets(flow: Flow) -> dg.AssetsDefinition:
+    """Both writebacks of a flow, as one step when both are selected.
+
+    A create in one system leaves a follow-up in the other (stamping the source with the new record's
+    identity, sending a server-assigned number back), so with both directions selected they are applied
+    in turn, and the MemberCare side once more for the follow-ups of the CRM creates: a full run leaves
+    nothing of its own behind. A sensor's run selects one direction; its follow-ups wait for the other's.
+    """
+
+    @dg.multi_asset(name=f"writeback_{flow.name}", specs=[writeback_spec(flow, d) for d in keys.DIRECTIONS],
+                    can_subset=True)
+    def _writeback(context: dg.AssetExecutionContext, sync: SyncEngineResource):
+        selected = [d for d in keys.DIRECTIONS if keys.writeback_key(flow, d) in context.selected_asset_keys]
+        rounds = [*selected, TO_MEMBERCARE] if len(selected) == 2 else selected
+        totals = {d: ApplyCounts() for d in selected}
+        for direction in rounds:
+            counts = sync.writeback(flow, direction)
+            totals[direction] = ApplyCounts(*(a + b for a, b in zip(astuple(totals[direction]), astuple(counts),
+                                                                    strict=True)))
+        for direction in selected:
+            counts = totals[direction]
+            yield dg.MaterializeResult(asset_key=keys.writeback_key(flow, direction), metadata={
+                "dagster/row_count": counts.created + counts.updated + counts.deleted, "created": counts.created,
+                "updated": counts.updated, "deleted": counts.deleted, "rejects": counts.rejected,
+                "pending": qa.change_set(sync.con, flow, direction, 0).total, "cycle": sync.cycle_id,
+            })
 
     return _writeback
 
@@ -220,7 +241,7 @@ FLOW_ASSETS = [
     asset
     for flow in FLOWS
     for asset in (links_asset(flow), *(changes_asset(flow, d) for d in keys.DIRECTIONS),
-                  *(writeback_asset(flow, d) for d in keys.DIRECTIONS))
+                  writeback_assets(flow))
 ]
 
 assets = [*RAW_ASSETS, membercare_countries, *FLOW_ASSETS]

@@ -1,0 +1,179 @@
+"""The Dagster definitions: they load, and the whole graph materializes against both sandboxes.
+
+One module-scoped pair of sandboxes (small, overlap 0.3) and one state file; the tests run in order on it:
+a first full sync, a seeded drift the pair-equality check catches, a mass delete the blocking breaker check
+stops (other flows proceed), and the run config flag that acknowledges it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import dagster as dg
+import httpx
+import pytest
+
+from crm_membercare.defs import keys
+from crm_membercare.defs.assets import assets
+from crm_membercare.defs.checks import QA_CHECKS, checks
+from crm_membercare.defs.resources import CustomCrmResource, MemberCareResource, SyncEngineResource
+from crm_membercare.engine.operations import TO_CRM, TO_MEMBERCARE
+from crm_membercare.engine.state import open_state
+from crm_membercare.mapping.flows import FLOWS, flow_by_name
+from crm_membercare.sandbox.serving import serve_in_thread
+
+CRM_TOKEN, MC_KEY = "sandbox-crm-token", "sandbox-membercare-key"
+CONTACTS = flow_by_name("contacts_persons")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from crm_membercare.sandbox.customcrm.app import create_app as create_customcrm
+    from crm_membercare.sandbox.membercare.app import create_app as create_membercare
+
+    root = tmp_path_factory.mktemp("defs_graph")
+    crm_server = serve_in_thread(create_customcrm(root / "customcrm.sqlite"))
+    mc_server = serve_in_thread(create_membercare(root / "membercare.sqlite"))
+    for server in (crm_server, mc_server):
+        httpx.post(f"{server.root_url}/_sandbox/seed", json={"seed": 42, "scale": "small", "overlap": 0.3},
+                   timeout=120).raise_for_status()
+    crm = CustomCrmResource(base_url=crm_server.api_url, token=CRM_TOKEN)
+    mc = MemberCareResource(base_url=mc_server.api_url, api_key=MC_KEY)
+    db_path = str(root / "sync.duckdb")
+    resources = {"crm": crm, "membercare": mc, "sync": SyncEngineResource(crm=crm, membercare=mc, db_path=db_path)}
+    yield {"resources": resources, "db": db_path, "crm": crm_server, "mc": mc_server}
+    crm_server.stop()
+    mc_server.stop()
+
+
+def materialize(world, **options) -> dg.ExecuteInProcessResult:
+    return dg.materialize([*assets, *checks], resources=world["resources"], raise_on_error=False, **options)
+
+
+def metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
+    assert events, f"{key.to_user_string()} was not materialized"
+    return {name: value.value for name, value in events[-1].materialization.metadata.items()}
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+def test_definitions_load_with_the_graph_the_flows_describe():
+    from crm_membercare.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    asset_keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"crm/contacts", "membercare/persons", "membercare/countries", "links/contacts_persons",
+            "changes/contacts_persons/to_membercare", "changes/contacts_persons/to_crm",
+            "writeback/membercare/contacts_persons", "writeback/crm/contacts_persons"} <= asset_keys
+    assert len(asset_keys) == 10 + 1 + 5 * len(FLOWS)
+
+    orders_deps = {k.to_user_string() for k in graph.get(keys.links_key(flow_by_name("orders_invoices"))).parent_keys}
+    for name in ("customers_companies", "contacts_persons", "products_products"):
+        assert f"writeback/membercare/{name}" in orders_deps and f"writeback/crm/{name}" in orders_deps
+    node = graph.get(keys.writeback_key(CONTACTS, TO_MEMBERCARE))
+    assert node.group_name == "contacts_persons" and {"duckdb", "python", "membercare"} <= set(node.kinds)
+    assert "firstname" in node.description
+    assert graph.get(dg.AssetKey(["crm", "contacts"])).group_name == "customcrm"
+
+    check_names = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    for flow in FLOWS:
+        assert {(f"links/{flow.name}", name) for name in QA_CHECKS} <= check_names
+        for direction in (TO_MEMBERCARE, TO_CRM):
+            target = f"changes/{flow.name}/{direction}"
+            assert {(target, "circuit_breaker"), (target, "change_set_validates")} <= check_names
+    changes = next(a for a in assets if keys.changes_key(CONTACTS, TO_MEMBERCARE) in a.keys)
+    specs = {spec.name: spec for spec in changes.check_specs}
+    assert specs["circuit_breaker"].blocking and specs["change_set_validates"].blocking
+    assert {s.name for s in defs.sensors} == {"customcrm_changes", "membercare_changes"}
+
+
+# --- running against the sandboxes ------------------------------------------------------------------------
+
+def test_first_sync_links_everything_and_every_check_passes(world):
+    result = materialize(world)
+    assert result.success
+    raw = metadata(result, dg.AssetKey(["crm", "contacts"]))
+    assert raw["dagster/row_count"] == 300 and raw["read"] == 300 and raw["cursor"]
+    assert metadata(result, keys.COUNTRIES_KEY)["dagster/row_count"] >= 20
+    links = metadata(result, keys.links_key(CONTACTS))
+    assert links["new_links"] == 90  # 30 % of 300 seeded contacts exist on both sides
+    assert links["creates"] == 420 and links["conflicts"] == 0
+    to_mc = metadata(result, keys.writeback_key(CONTACTS, TO_MEMBERCARE))
+    to_crm = metadata(result, keys.writeback_key(CONTACTS, TO_CRM))
+    assert to_mc["created"] == 210 and to_crm["created"] == 210 and to_mc["pending"] == to_crm["pending"] == 0
+    changes = metadata(result, keys.changes_key(CONTACTS, TO_MEMBERCARE))
+    assert changes["dagster/row_count"] > 0 and "| outbox |" in changes["preview"]
+
+    results = evaluations(result)
+    assert len(results) == len(FLOWS) * (len(QA_CHECKS) + 4)
+    failed = {key: e.metadata for key, e in results.items() if not e.passed}
+    assert failed == {}
+    coverage = results[("links/contacts_persons", "crm_records_linked")].metadata
+    assert coverage["checked"].value == 510 and coverage["failing"].value == 0
+    with open_state(world["db"], read_only=True) as con:
+        assert con.execute("SELECT count(*), max(status) FROM sync.cycles").fetchone() == (1, "completed")
+
+
+def test_seeded_drift_fails_the_pair_equality_check_and_names_the_pair(world):
+    with open_state(world["db"]) as con:
+        crm_id, mc_id, raw = con.execute(
+            """SELECT l.crm_id, l.mc_id, p.raw FROM sync.links l JOIN membercare.persons p ON p.id = l.mc_id
+               WHERE l.flow = 'contacts_persons' AND l.state = 'active' ORDER BY l.crm_id LIMIT 1""").fetchone()
+        drifted = json.loads(raw) | {"firstname": "Drifted"}
+        con.execute("UPDATE membercare.persons SET raw = ? WHERE id = ?", [json.dumps(drifted), mc_id])
+    try:
+        result = materialize(world, selection=[keys.links_key(CONTACTS)])
+        check = evaluations(result)[("links/contacts_persons", "pairs_equal_under_mapping")]
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+        assert check.metadata["failing_ids"].value == [f"{crm_id}:{mc_id}"]
+        assert "first_name" in check.metadata["details"].value
+        others = evaluations(result)[("links/contacts_persons", "crm_records_linked")]
+        assert others.passed
+    finally:
+        with open_state(world["db"]) as con:
+            con.execute("UPDATE membercare.persons SET raw = ? WHERE id = ?", [raw, mc_id])
+
+
+def test_mass_delete_trips_the_blocking_breaker_and_other_flows_proceed(world):
+    with open_state(world["db"], read_only=True) as con:
+        linked = con.execute("""SELECT crm_id FROM sync.links WHERE flow = 'contacts_persons' AND state = 'active'
+                                ORDER BY crm_id""").fetchall()
+    threshold = max(20, math.ceil(0.1 * len(linked)))
+    archived = [row[0] for row in linked[: threshold + 5]]
+    with httpx.Client(base_url=world["crm"].api_url, headers={"Authorization": f"Bearer {CRM_TOKEN}"}) as http:
+        for crm_id in archived:
+            http.delete(f"/contacts/{crm_id}").raise_for_status()
+        product = http.get("/products", params={"limit": 1}).json()["data"][0]
+        http.patch(f"/products/{product['id']}", json={"name": "Renamed while contacts are held"}).raise_for_status()
+
+    result = materialize(world)
+    assert not result.success
+    results = evaluations(result)
+    breaker = results[("changes/contacts_persons/to_membercare", "circuit_breaker")]
+    assert not breaker.passed and breaker.severity == dg.AssetCheckSeverity.ERROR
+    assert breaker.metadata["destructive"].value == len(archived)
+    assert sorted(int(i) for i in breaker.metadata["held_record_ids"].value) == sorted(archived)
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert keys.writeback_key(CONTACTS, TO_MEMBERCARE) not in materialized
+    products = flow_by_name("products_products")
+    assert keys.writeback_key(products, TO_MEMBERCARE) in materialized
+    assert keys.writeback_key(flow_by_name("customers_companies"), TO_MEMBERCARE) in materialized
+
+    acknowledged = materialize(world, run_config=dg.RunConfig(
+        ops={"links__contacts_persons": {"config": {"acknowledge_breaker": True}}}))
+    assert acknowledged.success
+    assert evaluations(acknowledged)[("changes/contacts_persons/to_membercare", "circuit_breaker")].passed
+    assert metadata(acknowledged, keys.writeback_key(CONTACTS, TO_MEMBERCARE))["deleted"] == len(archived)
+    with open_state(world["db"], read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM sync.breakers").fetchone()[0] == 0  # re-armed
+        mc_product = con.execute("SELECT mc_id FROM sync.links WHERE flow = 'products_products' AND crm_id = ?",
+                                 [product["id"]]).fetchone()[0]
+    with world["resources"]["membercare"].client() as mc:
+        assert mc.get("products", mc_product)["name"] == "Renamed while contacts are held"
