@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity, parse_identity
+from crm_membercare.engine.identity import crm_identity, mc_identity
 from crm_membercare.engine.links import LinkIndex
 from crm_membercare.engine.matching import KeyIndex, match_unlinked
 from crm_membercare.engine.merge import merge_pair
@@ -55,6 +55,7 @@ class FlowInput:
     conflict_policy: str | None = None
     delete_policy: str | None = None
     bases: dict = field(default_factory=dict)  # (crm id, mc id as text) -> (base_crm, base_mc)
+    identities: list = field(default_factory=list)  # (crm id, mc id) naming each other by stamped identity
 
 
 def canonical(flow: Flow, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,23 +130,14 @@ class _Planner:
         flow, given = self.flow, self.given
         found: list[tuple[int, Any, str]] = []
         taken_crm, taken_mc = set(), set()
-        for crm_id in unlinked_crm:
-            stamped = parse_identity(given.crm[crm_id].raw.get("external_ref"), MC_SYSTEM, flow.mc_resource)
-            mc_id = self._mc_key(stamped)
-            if mc_id is not None and mc_id in given.mc and not given.links.by_mc(flow.name, mc_id):
-                found.append((crm_id, mc_id, "external_id"))
-                taken_crm.add(crm_id)
-                taken_mc.add(mc_id)
-        for mc_id in unlinked_mc:
-            if mc_id in taken_mc:
+        for crm_id, mc_id in given.identities:
+            if crm_id in taken_crm or mc_id in taken_mc or crm_id not in given.crm or mc_id not in given.mc:
                 continue
-            stamped = parse_identity(given.mc[mc_id].raw.get("externalId"), CRM_SYSTEM, flow.crm_resource)
-            crm_id = int(stamped) if stamped and stamped.isdigit() else None
-            if crm_id is not None and crm_id in given.crm and crm_id not in taken_crm \
-                    and not given.links.by_crm(flow.name, crm_id):
-                found.append((crm_id, mc_id, "external_id"))
-                taken_crm.add(crm_id)
-                taken_mc.add(mc_id)
+            if given.links.by_crm(flow.name, crm_id) or given.links.by_mc(flow.name, mc_id):
+                continue
+            found.append((crm_id, mc_id, "external_id"))
+            taken_crm.add(crm_id)
+            taken_mc.add(mc_id)
 
         live_crm = [i for i in unlinked_crm if i not in taken_crm and not given.crm[i].gone]
         live_mc = [i for i in unlinked_mc if i not in taken_mc and not given.mc[i].gone]
@@ -165,13 +157,6 @@ class _Planner:
                 if mc_id in given.mc and not given.links.by_mc(flow.name, mc_id):
                     self.plan_create(MC_SIDE, given.mc[mc_id])
         return found
-
-    def _mc_key(self, stamped: str | None) -> Any:
-        if stamped is None:
-            return None
-        if self.flow.mc_id_field == "id":
-            return int(stamped) if stamped.isdigit() else None
-        return stamped
 
     def plan_create(self, side: str, record: Record) -> None:
         flow = self.flow

@@ -70,6 +70,30 @@ def dirty_ids(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[set, set]:
     return crm, mc
 
 
+def stamped_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, mc_ids: list) -> list[tuple]:
+    """(crm id, mc id) pairs that name each other by stamped identity, for unlinked records of either side.
+
+    Looked up in the raw tables, not only among the records being planned: after a lost state file the two
+    records of a pair usually fall in different planning chunks.
+    """
+    if not crm_ids and not mc_ids:
+        return []
+    crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
+    crm_stamp = f"'{CRM_SYSTEM}:{flow.crm_resource}:' || CAST(c.id AS VARCHAR)"
+    mc_stamp = f"'{MC_SYSTEM}:{flow.mc_resource}:' || CAST(m.id AS VARCHAR)"
+    wanted = "(c.id IN (SELECT unnest($crm)) OR CAST(m.id AS VARCHAR) IN (SELECT unnest($mc)))"
+    wanted += _type_filter(flow, "m.")
+    rows = con.execute(
+        f"""SELECT c.id, m.id FROM {crm_table.name} c JOIN {mc_table.name} m ON m.external_id = {crm_stamp}
+            WHERE {wanted}
+            UNION
+            SELECT c.id, m.id FROM {crm_table.name} c JOIN {mc_table.name} m ON c.external_id = {mc_stamp}
+            WHERE {wanted}""",
+        {"crm": list(crm_ids), "mc": [str(i) for i in mc_ids]},
+    ).fetchall()
+    return [(crm_id, mc_id_of(flow, mc_id)) for crm_id, mc_id in rows]
+
+
 def _match_keys(rule: MatchRule, records: list[dict], side: str) -> set[str]:
     keys = set()
     for rule_level in (rule, rule.fallback):
@@ -108,6 +132,12 @@ def load_flow_input(
         if link:
             mc_ids.add(mc_id_of(flow, link.mc_id))
     crm_records = load_records(con, crm_table, sorted(crm_ids))
+    identities = stamped_pairs(
+        con, flow, [i for i in dirty_crm if not links.by_crm(flow.name, i)],
+        [i for i in dirty_mc if not links.by_mc(flow.name, i)],
+    )
+    crm_records.update(load_records(con, crm_table, sorted({c for c, _ in identities} - set(crm_records))))
+    mc_ids |= {m for _, m in identities}
     mc_records.update(load_records(con, mc_table, sorted(mc_ids - set(mc_records), key=str), flow))
     crm_keys, mc_keys = KeyIndex(), KeyIndex()
     if flow.match is not None:
@@ -120,7 +150,7 @@ def load_flow_input(
              [*(links.by_crm(flow.name, i) for i in dirty_crm), *(links.by_mc(flow.name, i) for i in dirty_mc)]
              if link is not None}
     return FlowInput(flow, crm_records, mc_records, dirty_crm, dirty_mc, links, ctx, crm_keys, mc_keys,
-                     conflict_policy, delete_policy, load_bases(con, flow.name, pairs))
+                     conflict_policy, delete_policy, load_bases(con, flow.name, pairs), identities)
 
 
 def retry_ambiguous(con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int) -> None:
