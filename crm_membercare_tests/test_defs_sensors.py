@@ -1,0 +1,93 @@
+"""The two sensors, evaluated with `dg.build_sensor_context` against real sandboxes (no DuckDB involved)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import httpx
+import pytest
+
+from crm_membercare.defs.resources import CustomCrmResource, MemberCareResource
+from crm_membercare.defs.sensors import customcrm_changes, membercare_changes
+
+TINY = {"users": 2, "customers": 4, "contacts": 8, "products": 3, "orders": 4, "quotes": 2}
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def seed(server) -> None:
+    httpx.post(f"{server.root_url}/_sandbox/seed", json={"seed": 7, "scale": TINY, "overlap": 0.5},
+               timeout=60).raise_for_status()
+
+
+def evaluate(sensor, instance, cursor, **resources) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    return sensor(context)
+
+
+def test_customcrm_sensor_requests_one_run_per_change_and_never_twice(customcrm_server, instance):
+    seed(customcrm_server)
+    crm = CustomCrmResource(base_url=customcrm_server.api_url, token="sandbox-crm-token")
+
+    first = evaluate(customcrm_changes, instance, None, crm=crm)
+    assert len(first.run_requests) == 1 and first.cursor
+    again = evaluate(customcrm_changes, instance, None, crm=crm)
+    assert again.run_requests[0].run_key == first.run_requests[0].run_key  # a reset cursor: the same key
+
+    quiet = evaluate(customcrm_changes, instance, first.cursor, crm=crm)
+    assert quiet.run_requests == [] and quiet.skip_reason and quiet.cursor == first.cursor
+
+    with httpx.Client(base_url=customcrm_server.api_url, headers={"Authorization": "Bearer sandbox-crm-token"}) as http:
+        contact = http.get("/contacts", params={"limit": 1}).json()["data"][0]
+        http.patch(f"/contacts/{contact['id']}", json={"city": "Tromsø"}).raise_for_status()
+    changed = evaluate(customcrm_changes, instance, first.cursor, crm=crm)
+    assert len(changed.run_requests) == 1 and changed.cursor != first.cursor
+    assert changed.run_requests[0].run_key != first.run_requests[0].run_key
+    assert "contacts" in changed.run_requests[0].tags["crm_membercare/changed"]
+    assert evaluate(customcrm_changes, instance, first.cursor, crm=crm).run_requests[0].run_key == \
+        changed.run_requests[0].run_key
+    assert evaluate(customcrm_changes, instance, changed.cursor, crm=crm).run_requests == []
+
+
+def test_membercare_sensor_sees_edits_and_hard_deletes(membercare_server, instance):
+    seed(membercare_server)
+    mc = MemberCareResource(base_url=membercare_server.api_url, api_key="sandbox-membercare-key")
+    first = evaluate(membercare_changes, instance, None, membercare=mc)
+    assert len(first.run_requests) == 1
+    assert evaluate(membercare_changes, instance, first.cursor, membercare=mc).run_requests == []
+
+    with mc.client() as client:
+        person = client.get("persons", client.list_ids("persons")[0])
+        client.replace("persons", person["debtorAccountNumber"], person | {"firstname": "Edited"})
+    edited = evaluate(membercare_changes, instance, first.cursor, membercare=mc)
+    assert len(edited.run_requests) == 1
+    assert evaluate(membercare_changes, instance, edited.cursor, membercare=mc).run_requests == []
+
+    with mc.client() as client:
+        client.delete("products", client.list_ids("products")[0])  # a hard delete: no lastChange moves
+    deleted = evaluate(membercare_changes, instance, edited.cursor, membercare=mc)
+    assert len(deleted.run_requests) == 1
+    assert "products/ids" in deleted.run_requests[0].tags["crm_membercare/changed"]
+
+
+def test_a_queued_run_absorbs_new_changes_and_an_unreachable_system_keeps_the_cursor(customcrm_server, instance):
+    from crm_membercare.definitions import defs
+
+    seed(customcrm_server)
+    crm = CustomCrmResource(base_url=customcrm_server.api_url, token="sandbox-crm-token")
+    first = evaluate(customcrm_changes, instance, None, crm=crm)
+    job = defs.resolve_job_def("sync_to_membercare")
+    run = instance.create_run_for_job(job, run_config={}, status=dg.DagsterRunStatus.NOT_STARTED)
+    with httpx.Client(base_url=customcrm_server.api_url, headers={"Authorization": "Bearer sandbox-crm-token"}) as http:
+        http.post("/users", json={"email": "new@example.com", "first_name": "N", "last_name": "U",
+                                  "role": "sales"}).raise_for_status()
+    absorbed = evaluate(customcrm_changes, instance, first.cursor, crm=crm)
+    assert absorbed.run_requests == [] and run.run_id in absorbed.skip_reason.skip_message
+    assert absorbed.cursor != first.cursor
+
+    offline = CustomCrmResource(base_url="http://127.0.0.1:9/api/v1", token="secret-token-value")
+    result = evaluate(customcrm_changes, instance, first.cursor, crm=offline)
+    assert isinstance(result, dg.SkipReason) and "secret-token-value" not in result.skip_message
