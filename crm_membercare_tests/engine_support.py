@@ -39,18 +39,6 @@ CRM_TOKEN = "sandbox-crm-token"
 MC_API_KEY = "sandbox-membercare-key"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 MATCHED_FLOWS = tuple(flow for flow in FLOWS if flow.match is not None)
-# Engine faults found by these tests, each tracked by a strict xfail until the engine owner fixes it.
-INTEGER_IDS_DROPPED = (
-    "engine: plan._Planner.run pairs a dirty record with link.mc_id as LinkIndex stores it (a string) while "
-    "FlowInput.mc is keyed by the flow's integer ids, so plan_pair finds no MemberCare record ('counterpart not "
-    "extracted yet'), returns, and save_plan clears the dirty mark: every edit of a linked product or invoice "
-    "pair, on either side, is silently lost"
-)
-SAME_SECOND_EDIT_LOST = (
-    "engine: raw_store.upsert_records re-stores a record only when its change marker differs; MemberCare's "
-    "lastChange has second precision, so a MemberCare edit made in the same second as the stored version is "
-    "taken for the re-read overlap and never planned (a lost update)"
-)
 # A world small enough to sync in a few seconds, with every resource and every kind of record present.
 TINY_SCALE = {"users": 6, "customers": 24, "contacts": 60, "products": 14, "orders": 36, "quotes": 18}
 

@@ -27,7 +27,6 @@ from crm_membercare.mapping.rows import CarriedWith, CompanyContact, Debtor, Ite
 from crm_membercare.mapping.transforms import EnumCodec
 from crm_membercare.systems import SystemApiError
 from crm_membercare_tests.engine_support import (
-    INTEGER_IDS_DROPPED,
     Snapshot,
     World,
     active_links,
@@ -175,7 +174,6 @@ class Round:
 
 
 ROW_CASES = [(flow, row, side) for flow in FLOWS if flow.derived is None for row in flow.rows for side in SIDES]
-INTEGER_ID_FLOWS = {flow.name for flow in FLOWS if flow.mc_id_field == "id"}
 USER_FLOWS = [flow for flow in FLOWS if flow.derived is not None]
 USER_CASES = [(flow, row, side) for flow in USER_FLOWS for row in flow.rows for side in SIDES]
 
@@ -266,12 +264,7 @@ def row_round(world) -> Round:
     return Round(world, edits, world.snapshot(), world.context())
 
 
-def row_case_param(case: tuple) -> object:
-    marks = [pytest.mark.xfail(strict=True, reason=INTEGER_IDS_DROPPED)] if case[0].name in INTEGER_ID_FLOWS else []
-    return pytest.param(case, id=case_id(case), marks=marks)
-
-
-@pytest.mark.parametrize("case", [row_case_param(c) for c in ROW_CASES])
+@pytest.mark.parametrize("case", ROW_CASES, ids=[case_id(c) for c in ROW_CASES])
 def test_an_on_one_side_reaches_the_other_after_one_cycle(row_round, case):
     flow, row, side = case
     if side == "crm" and server_assigned(flow, row):
@@ -292,7 +285,6 @@ def test_the_edits_leave_no_open_rejects(row_round):
     assert rejects == []
 
 
-@pytest.mark.xfail(strict=True, reason=INTEGER_IDS_DROPPED)
 def test_every_edited_pair_agrees_on_every_row(row_round):
     """An edit of one row must not leave another row of the pair behind (a phone read with a new country)."""
     drift = {}
