@@ -52,8 +52,10 @@ class WriteLog:
 
     last: dict[tuple[str, str, str, str], UserWrite] = field(default_factory=dict)
     operations: Counter[str] = field(default_factory=Counter)
+    every: list[UserWrite] = field(default_factory=list)  # all of them, in order: for diagnosing a failure
 
     def record(self, write: UserWrite) -> None:
+        self.every.append(write)
         key = (write.side, write.resource, write.record_id, write.row)
         previous = self.last.get(key)
         if previous is None or previous.at <= write.at:
