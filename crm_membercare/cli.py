@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -13,45 +12,39 @@ from crm_membercare.sandbox.serving import LOOPBACK
 
 
 def _run_sandboxes(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     import httpx
-    import uvicorn
 
-    from crm_membercare.sandbox.customcrm.app import create_app as create_customcrm
-    from crm_membercare.sandbox.membercare.app import create_app as create_membercare
-    from crm_membercare.sandbox.serving import uvicorn_config
+    from crm_membercare.sandbox import processes
 
-    data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    apps = {
-        "CustomCRM": (create_customcrm(data_dir / "customcrm.sqlite"), args.crm_port),
-        "MemberCare": (create_membercare(data_dir / "membercare.sqlite"), args.membercare_port),
-    }
-    servers = [uvicorn.Server(uvicorn_config(app, args.host, port)) for app, port in apps.values()]
+    ports = {"CustomCRM": args.crm_port, "MemberCare": args.membercare_port}
+    try:
+        sandboxes = processes.start(Path(args.data_dir), args.host, ports)
+    except KeyboardInterrupt:
+        return 130
 
-    async def serve() -> None:
-        tasks = [asyncio.create_task(server.serve()) for server in servers]
-        while not all(server.started for server in servers):
-            if any(task.done() for task in tasks):
-                await asyncio.gather(*tasks)
-                return
-            await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(timeout=300) as admin:
-            for name, (_, port) in apps.items():
-                root = f"http://{args.host}:{port}"
-                if args.reset:
-                    (await admin.post(f"{root}/_sandbox/reset")).raise_for_status()
-                if args.seed is not None:
-                    body = {"seed": args.seed, "scale": args.scale, "overlap": args.overlap}
-                    response = await admin.post(f"{root}/_sandbox/seed", json=body)
-                    response.raise_for_status()
-                    print(f"{name}: seeded {response.json()['seeded']}", flush=True)
-                print(f"{name} sandbox: {root}/api/v1", flush=True)
-        await asyncio.gather(*tasks)
+    def prepare(sandbox: processes.SandboxProcess) -> str:
+        with httpx.Client(base_url=f"{sandbox.root_url}/_sandbox", timeout=600) as admin:
+            if args.reset:
+                admin.post("/reset").raise_for_status()
+            if args.seed is None:
+                return f"{sandbox.name} sandbox: {sandbox.root_url}/api/v1"
+            body = {"seed": args.seed, "scale": args.scale, "overlap": args.overlap}
+            seeded = admin.post("/seed", json=body).raise_for_status().json()["seeded"]
+        return f"{sandbox.name} sandbox: {sandbox.root_url}/api/v1 (seeded {seeded})"
 
     try:
-        asyncio.run(serve())
+        # Both seed at once: each server is its own process.
+        with ThreadPoolExecutor(max_workers=len(sandboxes)) as pool:
+            for line in pool.map(prepare, sandboxes):
+                print(line, flush=True)
+        while all(sandbox.process.is_alive() for sandbox in sandboxes):
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    finally:
+        processes.stop(sandboxes)
     return 0
 
 
