@@ -15,14 +15,17 @@ import pytest
 
 from crm_membercare_tests.chaos import report
 from crm_membercare_tests.chaos.history import TRACKED_ROWS
+from crm_membercare_tests.chaos.known_bugs import ENDED_REFERENCE, LOCKED_INVOICE_REJECT
 from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS, REMOVABLE_FLOWS
 from crm_membercare_tests.chaos.storm import StormResult, run_storm, storm_config
 from crm_membercare_tests.engine_support import running_world
 
 SIZE = os.environ.get("CHAOS_SIZE", "ci")
 SEED = int(os.environ.get("CHAOS_SEED", "20261127"))
-REPLAY = f"seed {SEED}; replay: CHAOS_SEED={SEED} CHAOS_SIZE={SIZE} .venv/bin/pytest crm_membercare_tests/test_fault_storm.py"
+REPLAY = (f"seed {SEED}; replay: CHAOS_SEED={SEED} CHAOS_SIZE={SIZE} "
+          ".venv/bin/pytest crm_membercare_tests/test_fault_storm.py")
 TRACKED_FLOWS = tuple(dict.fromkeys(row.flow for row in TRACKED_ROWS))
+KNOWN = {"contacts_persons": ENDED_REFERENCE, "orders_invoices": LOCKED_INVOICE_REJECT}
 
 
 def flow_params(flows, xfails: dict[str, str] | None = None) -> list:
@@ -76,7 +79,7 @@ def test_every_cycle_ran_to_the_end(storm):
     assert storm.failed_cycles == [], REPLAY
 
 
-@pytest.mark.parametrize("flow", flow_params(ONE_TO_ONE_FLOWS))
+@pytest.mark.parametrize("flow", flow_params(ONE_TO_ONE_FLOWS, KNOWN))
 def test_converged(storm, flow):
     drift = storm.findings.not_converged.get(flow, {})
     assert drift == {}, f"{flow}: {len(drift)} pairs differ, e.g. {dict(list(drift.items())[:5])}; {REPLAY}"
@@ -97,7 +100,7 @@ def test_zero_duplicates(storm, flow):
     assert storm.findings.duplicates.get(flow, []) == [], REPLAY
 
 
-@pytest.mark.parametrize("flow", flow_params(TRACKED_FLOWS))
+@pytest.mark.parametrize("flow", flow_params(TRACKED_FLOWS, KNOWN))
 def test_zero_lost_updates(storm, flow):
     lost = [item for item in storm.findings.lost_updates if item["flow"] == flow]
     assert lost == [], f"{len(lost)} lost updates, e.g. {lost[:5]}; {REPLAY}"

@@ -54,7 +54,7 @@ class CrashConfig:
 def crash_config(size: str, seed: int) -> CrashConfig:
     if size == "full":
         return CrashConfig(seed, kills=24, scale=CI_SCALE, latency_ms=25, operations_between_runs=4)
-    return CrashConfig(seed, kills=8, scale=CRASH_CI_SCALE)
+    return CrashConfig(seed, kills=6, scale=CRASH_CI_SCALE, latency_ms=10, operations_between_runs=3)
 
 
 @dataclass
@@ -132,7 +132,7 @@ def _run_and_maybe_kill(env: dict, rng: random.Random, *, after_plan: bool) -> t
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_pump, args=(process, lines), daemon=True).start()
     last = "starting"
-    deadline = time.monotonic() + (RUN_TIMEOUT_S if after_plan else rng.uniform(1.0, 5.0))
+    deadline = time.monotonic() + (RUN_TIMEOUT_S if after_plan else rng.uniform(1.5, 4.0))
     kill_at = None
     while process.poll() is None:
         now = time.monotonic()

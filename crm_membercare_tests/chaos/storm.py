@@ -21,7 +21,7 @@ from crm_membercare_tests.chaos.history import WriteLog
 from crm_membercare_tests.chaos.oracle import Findings, check
 from crm_membercare_tests.engine_support import World
 
-STORM_FAULTS = {"error_rate": 0.1, "lost_response_rate": 0.05, "rate_limit_per_s": 25, "token_ttl_s": 5}
+STORM_FAULTS = {"error_rate": 0.1, "lost_response_rate": 0.05, "rate_limit_per_s": 15, "token_ttl_s": 5}
 NO_FAULTS = {"error_rate": 0.0, "lost_response_rate": 0.0, "rate_limit_per_s": None, "token_ttl_s": 900}
 CI_SCALE = {"users": 4, "customers": 12, "contacts": 30, "products": 8, "orders": 10, "quotes": 5}
 FULL_SCALE = {"users": 6, "customers": 24, "contacts": 60, "products": 14, "orders": 30, "quotes": 15}
