@@ -3,6 +3,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
+DEMO_PORT ?= 3000
+DEMO_ARGS ?=
 
 .PHONY: install test demo sandbox lint docs clean chaos
 
@@ -17,8 +19,10 @@ install: $(STAMP)
 test: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
+# Both sandboxes (reset, seed 42, small, overlap 0.3) and `dagster dev` on 127.0.0.1:$(DEMO_PORT) with
+# DAGSTER_HOME=data/dagster_home and 5 s sensors; Ctrl-C stops both. DEMO_ARGS=--keep keeps data and state.
 demo: install
-	$(BIN)/crm-membercare sandbox --reset --seed 42 --scale small --overlap 0.3
+	$(BIN)/python -m crm_membercare.demo --port $(DEMO_PORT) $(DEMO_ARGS)
 
 sandbox: demo
 
