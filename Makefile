@@ -3,10 +3,11 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
+SCALE ?= small,medium
 DEMO_PORT ?= 3000
 DEMO_ARGS ?=
 
-.PHONY: install test demo sandbox lint docs clean chaos
+.PHONY: install test demo sandbox lint docs clean bench chaos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -37,6 +38,10 @@ docs: install
 chaos: install
 	CHAOS_SIZE=full CHAOS_REPORT=docs/reliability.md $(BIN)/pytest -q -p no:randomly \
 		crm_membercare_tests/test_fault_storm.py crm_membercare_tests/test_crash.py
+
+# Performance figures against DESIGN Part E (a benchmark, not a test): prints a table, writes bench/results.json.
+bench: install
+	$(BIN)/python -m bench.run --scales $(SCALE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,19 @@ def machine() -> dict:
         "platform": platform.platform(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_at_start": _load(),
+        "git": _git_state(),
     }
+
+
+def _git_state() -> str:
+    """The commit measured, and whether the engine had uncommitted changes (others edit the same tree)."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
+                              cwd=Path(__file__).resolve().parent.parent)
+        return done.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "crm_membercare")
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in crm_membercare/" if dirty else "")
 
 
 def _cpu_model() -> str:
@@ -118,7 +131,7 @@ def rows(scales: dict[str, dict], latency: dict | None) -> list[Row]:
 def markdown(table: list[Row], info: dict, bench_seconds: float) -> str:
     lines = [
         f"Machine: {info['nproc']} cores, {info['cpu']}, {info['memory_gb']} GB, Python {info['python']}; "
-        f"{info['date']}; load average at start {info['load_at_start']}, at end {_load()}; "
+        f"{info['date']}; commit {info['git']}; load average at start {info['load_at_start']}, at end {_load()}; "
         f"bench ran {bench_seconds / 60:.1f} min.",
         "",
         "| figure | scale | measured | target | verdict |",

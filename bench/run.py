@@ -19,11 +19,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from bench import latency as latency_bench
 from bench import report, scenarios
 from bench.cycle import CycleCapped
 
 
-def measure_scale(work: Path, scale: str, cap_s: float, causal_floor: bool) -> dict:
+def measure_scale(work: Path, scale: str, cap_s: float, causal_floor: bool) -> tuple[dict, Path | None]:
+    """The scale's figures, and the directory of its synced stores and state (None when it never synced)."""
     result = scenarios.ScaleResult(scale)
     say(f"[{scale}] seeding")
     scenarios.seed(work, scale, result)
@@ -31,7 +33,7 @@ def measure_scale(work: Path, scale: str, cap_s: float, causal_floor: bool) -> d
     run = scenarios.first_sync(work, result, timeout_s=cap_s)
     if run is None:
         say(f"[{scale}] {result.notes[-1]}")
-        return asdict(result)
+        return asdict(result), None
     say(f"[{scale}] first sync {result.first_sync['seconds']:.1f} s, {result.first_sync_requests} requests; floors")
     scenarios.floors(work, run, result, causal_too=causal_floor)
     say(f"[{scale}] floor {result.floor['seconds']:.1f} s; incremental")
@@ -41,7 +43,7 @@ def measure_scale(work: Path, scale: str, cap_s: float, causal_floor: bool) -> d
         result.notes.append(f"incremental stopped at the cap: {capped}")
     if result.incremental:
         say(f"[{scale}] incremental {result.incremental['seconds']:.2f} s, {result.incremental_requests} requests")
-    return asdict(result)
+    return asdict(result), run if result.incremental else None
 
 
 def say(message: str) -> None:
@@ -64,12 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     scales: dict[str, dict] = {}
     latency: dict | None = None
     try:
+        synced: dict[str, Path | None] = {}
         for scale in [s.strip() for s in options.scales.split(",") if s.strip()]:
-            scales[scale] = measure_scale(work_root / scale, scale, options.cap_s, options.causal_floor)
+            scales[scale], synced[scale] = measure_scale(work_root / scale, scale, options.cap_s, options.causal_floor)
         if not options.no_latency:
-            from bench import latency as latency_bench
-
-            latency = latency_bench.measure(work_root / "latency", say=say)
+            # On the smallest scale that synced: the latency target is about the pipeline, not the data size.
+            scale, state = next(((name, path) for name, path in synced.items() if path), (None, None))
+            say(f"latency under dagster dev, at {scale}")
+            latency = latency_bench.measure(state, work_root / "latency", say=say, scale=scale or "-")
     finally:
         if not options.keep:
             shutil.rmtree(work_root, ignore_errors=True)
