@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import httpx
@@ -92,6 +95,13 @@ def test_definitions_load_with_the_graph_the_flows_describe():
     specs = {spec.name: spec for spec in changes.check_specs}
     assert specs["circuit_breaker"].blocking and specs["change_set_validates"].blocking
     assert {s.name for s in defs.sensors} == {"customcrm_changes", "membercare_changes"}
+
+
+def test_dagster_asset_list_shows_every_asset_without_warnings():
+    listed = subprocess.run([str(Path(sys.executable).parent / "dagster"), "asset", "list", "-m",
+                             "crm_membercare.definitions"], capture_output=True, text=True, timeout=120, check=True)
+    assert len(listed.stdout.split()) == 10 + 1 + 5 * len(FLOWS)
+    assert "Warning" not in listed.stderr and "deprecated" not in listed.stderr.lower()
 
 
 # --- running against the sandboxes ------------------------------------------------------------------------
