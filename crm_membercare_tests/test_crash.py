@@ -16,13 +16,16 @@ import pytest
 
 from crm_membercare_tests.chaos import report
 from crm_membercare_tests.chaos.crash import CrashResult, crash_config, run_crash
-from crm_membercare_tests.chaos.known_bugs import ENDED_REFERENCE
+from crm_membercare_tests.chaos.known_bugs import ENDED_REFERENCE, LOCKED_INVOICE_REJECT
 from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS
 
 SIZE = os.environ.get("CHAOS_SIZE", "ci")
 SEED = int(os.environ.get("CHAOS_SEED", "20261127"))
 REPLAY = f"seed {SEED}; replay: CHAOS_SEED={SEED} CHAOS_SIZE={SIZE} .venv/bin/pytest crm_membercare_tests/test_crash.py"
 FLOWS = [flow.name for flow in ONE_TO_ONE_FLOWS]
+# The full-size run (seed 20261127) also leaves these pairs drifting; the small one does not reach them.
+CONVERGENCE_KNOWN = {"contacts_persons": ENDED_REFERENCE, "orders_invoices": LOCKED_INVOICE_REJECT} \
+    if SIZE == "full" else {}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +72,10 @@ def test_zero_duplicates(crash, flow):
     assert crash.findings.duplicates.get(flow, []) == [], REPLAY
 
 
-@pytest.mark.parametrize("flow", FLOWS)
+@pytest.mark.parametrize("flow", [
+    pytest.param(name, id=name, marks=[pytest.mark.xfail(strict=True, reason=CONVERGENCE_KNOWN[name])]
+                 if name in CONVERGENCE_KNOWN else [])
+    for name in FLOWS])
 def test_converged(crash, flow):
     drift = crash.findings.not_converged.get(flow, {})
     assert drift == {}, f"{flow}: {len(drift)} pairs differ, e.g. {dict(list(drift.items())[:5])}; {REPLAY}"

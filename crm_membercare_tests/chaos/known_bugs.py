@@ -15,3 +15,12 @@ LOCKED_INVOICE_REJECT = (
     "every re-planned dirty id before the planner (which cannot see the lock) re-records anything, so the pair "
     "ends with drift and no open reject; one such reject was also filed as side 'crm' under the invoice's id"
 )
+STAMP_ABSORBS_EDIT = (
+    "engine: a user edit made while the sync stamps a new link is absorbed. apply.Executor._create enqueues the "
+    "identity stamp as an UPDATE with based_on=None, so _update_crm PATCHes external_ref without If-Match (and "
+    "_update_mc PUTs the freshly read record without comparing lastChange); _record_batch then upserts the "
+    "returned record, which already carries the user's concurrent edit, into the raw table with its new change "
+    "marker, marks nothing dirty and leaves the base alone. The next extract sees that marker and skips the record, "
+    "so the edit is never planned. Seen at full size: a record created by a user, edited in the CRM during the "
+    "cycle that creates its counterpart"
+)
