@@ -68,5 +68,5 @@ def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_
             print(f"edit propagated in {time.monotonic() - edited_at:.1f} s")
         finally:
             stop(dagster)
-    assert dagster.returncode is not None
-    assert "Traceback" not in log_path.read_text().split("Shutting down Dagster services")[0]
+    assert dagster.returncode is not None  # stopped within stop()'s deadline, like Ctrl-C in a terminal
+    assert "Dagster services shut down" in log_path.read_text()
