@@ -240,6 +240,28 @@ class UserActor:
             deleted = self.delete_mc(flow, mc_id)
         return edited or deleted
 
+    # --- scripted: references that can never resolve -------------------------------------------------------
+    def orphan_children(self) -> bool:
+        """Delete a parent whose children still point at it: a linked contact's customer is archived and the
+        contact edited; a new customer gets a contact, an order and a quote and is archived before any sync.
+        Every storm and crash run does this once, so the references it leaves behind are always exercised."""
+        contacts = self.catalog.crm.get("contacts", {})
+        linked = [crm_id for crm_id, _ in self.catalog.pairs.get("contacts_persons", [])
+                  if contacts.get(crm_id, {}).get("customer_id") in self.catalog.crm.get("customers", {})]
+        self.step += 1
+        if linked:
+            contact_id = self.rng.choice(sorted(linked))
+            self.delete_crm("customers_companies", contacts[contact_id]["customer_id"])
+            self.edit_crm("contacts_persons", contact_id)
+        customer = self._new_crm_customer()
+        contact = customer and self._new_crm_contact(customer_id=customer["id"])
+        if contact:
+            self._new_crm_document("orders", contact["id"], "order_date")
+            self._new_crm_document("quotes", contact["id"], "quote_date")
+            self.delete_crm("customers_companies", customer["id"])
+        self.log.count("orphan_children")
+        return bool(linked and contact)
+
     # --- creates -------------------------------------------------------------------------------------
     def create_crm(self) -> bool:
         kind = self.rng.choice(("contact", "customer", "product"))
@@ -260,18 +282,25 @@ class UserActor:
 
     def create_order_crm(self) -> bool:
         """A private order for a contact created in the same step, with a line of a synced product."""
+        contact = self._new_crm_contact()
+        return contact is not None and self._new_crm_document("orders", contact["id"], "order_date") is not None
+
+    def _new_crm_document(self, resource: str, contact_id: int, date_field: str) -> dict | None:
+        """A draft order or quote for a contact, with a line of a synced product (found by its note or line)."""
         products = [crm_id for crm_id, _ in self.catalog.pairs.get("products_products", [])
                     if crm_id in self.catalog.crm.get("products", {})]
-        contact = self._new_crm_contact()
-        if contact is None or not products:
-            return False
-        note = f"Ordre {self.token}-{self.step}"
-        today = datetime.now(UTC).date().isoformat()
-        body = {"contact_id": contact["id"], "order_date": today, "status": "draft", "currency": "NOK",
-                "notes": note, "lines": [{"product_id": self.rng.choice(sorted(products)), "description": note,
-                                          "quantity": 1, "unit_price": 100.0, "discount_percent": 0,
-                                          "vat_rate": 25}]}
-        return self._created(CRM, "orders", body, lambda r: r.get("notes") == note, {"notes": note}) is not None
+        if not products:
+            return None
+        note = f"Dokument {self.token}-{self.step}-{resource}"
+        body = {"contact_id": contact_id, date_field: datetime.now(UTC).date().isoformat(), "status": "draft",
+                "currency": "NOK", "lines": [{"product_id": self.rng.choice(sorted(products)), "description": note,
+                                              "quantity": 1, "unit_price": 100.0, "discount_percent": 0,
+                                              "vat_rate": 25}]}
+        if resource == "orders":
+            body["notes"] = note
+        tracked = {"notes": note} if resource == "orders" else {}
+        return self._created(CRM, resource, body, lambda r: r["lines"] and r["lines"][0]["description"] == note,
+                             tracked)
 
     def _new_crm_contact(self, customer_id: int | None = None) -> dict | None:
         email = f"{self.token}-{self.step}-{self.rng.randrange(10**6)}@example.org"

@@ -92,6 +92,8 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
         for admin in admins:
             admin.faults(latency_ms=config.latency_ms)
         kills, completed, not_recorded, phases = 0, 0, set(), Counter()
+        actor.refresh()
+        actor.orphan_children()
         while kills < config.kills:
             killed, phase = _run_and_maybe_kill(env, rng, after_plan=kills % 2 == 1)
             if killed:

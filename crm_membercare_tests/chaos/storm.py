@@ -70,6 +70,8 @@ def run_storm(config: StormConfig, world: World) -> StormResult:
     cycles = 0
     per_round = -(-config.operations // config.cycles)
     try:
+        actor.refresh()
+        actor.orphan_children()
         while cycles < config.cycles or log.total_operations < config.operations:
             actor.refresh()
             target = min(config.operations, log.total_operations + per_round)
