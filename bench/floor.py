@@ -69,6 +69,42 @@ def load(recordings: dict[str, Path]) -> list[Recorded]:
     return sorted(requests, key=lambda r: r.start)
 
 
+@dataclass(frozen=True)
+class Occupancy:
+    """How a recorded run used the servers: where the wall time went without a profiler's distortion."""
+
+    span_s: float  # first arrival to last answer
+    busy_s: float  # some request in flight at either server
+    idle_s: float  # no request in flight anywhere: the client's own work (planning, DuckDB, Python)
+    idle_in_long_gaps_s: float  # of which in gaps over one second (phases), the rest between batches
+    mean_in_flight: float  # requests in flight on average while busy
+    server_ms_by_call: dict  # "METHOD resource" -> [requests, mean server milliseconds]
+
+
+def occupancy(requests: list[Recorded]) -> Occupancy:
+    if not requests:
+        return Occupancy(0.0, 0.0, 0.0, 0.0, 0.0, {})
+    busy = long_gaps = 0.0
+    start, end = requests[0].start, requests[0].end
+    for request in requests[1:]:
+        if request.start > end:
+            busy += end - start
+            long_gaps += request.start - end if request.start - end > 1.0 else 0.0
+            start, end = request.start, request.end
+        else:
+            end = max(end, request.end)
+    busy += end - start
+    span = max(r.end for r in requests) - requests[0].start
+    calls: dict[str, list] = {}
+    for request in requests:
+        entry = calls.setdefault(f"{request.method} {request.resource}", [0, 0.0])
+        entry[0] += 1
+        entry[1] += request.end - request.start
+    by_call = {k: [n, round(1000 * t / n, 1)] for k, (n, t) in sorted(calls.items(), key=lambda kv: -kv[1][1])}
+    service = sum(r.end - r.start for r in requests)
+    return Occupancy(span, busy, span - busy, long_gaps, service / busy if busy else 0.0, by_call)
+
+
 def replay(requests: list[Recorded], base_urls: dict[str, str], auth: dict[str, dict], *, workers: int = 8,
            causal: bool = False) -> FloorRun:
     return asyncio.run(_replay(requests, base_urls, auth, workers, causal))

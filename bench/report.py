@@ -90,6 +90,11 @@ def rows(scales: dict[str, dict], latency: dict | None) -> list[Row]:
                            f"mismatches)", "", "info"))
             out.append(Row("first sync / floor", scale, f"{ratio:.2f}", f"≤ {FLOOR_RATIO_MAX} (at medium)",
                            _verdict(ratio <= FLOOR_RATIO_MAX) if binding else "info"))
+        busy = s.get("first_sync_occupancy")
+        if first and busy:
+            out.append(Row("first sync: share of time with no request in flight", scale,
+                           f"{busy['idle_s'] / busy['span_s']:.0%} ({busy['idle_s']:.0f} of {busy['span_s']:.0f} s)",
+                           "", "info"))
         if first and causal:
             out.append(Row("first sync / causal floor", scale, f"{first['seconds'] / causal['seconds']:.2f} "
                            f"(causal floor {causal['seconds']:.1f} s)", "", "info"))

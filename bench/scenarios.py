@@ -34,6 +34,7 @@ class ScaleResult:
     first_sync: dict | None = None
     first_sync_requests: int = 0
     first_sync_capped: dict | None = None
+    first_sync_occupancy: dict | None = None
     floor: dict | None = None
     causal_floor: dict | None = None
     settle: list = field(default_factory=list)
@@ -117,6 +118,7 @@ def first_sync(work: Path, result: ScaleResult, *, timeout_s: float | None) -> P
 def floors(work: Path, recorded_in: Path, result: ScaleResult, *, causal_too: bool) -> None:
     requests = floor.load({"customcrm": recorded_in / "customcrm.jsonl",
                            "membercare": recorded_in / "membercare.jsonl"})
+    result.first_sync_occupancy = asdict(floor.occupancy(requests))
     for causal in (False, True) if causal_too else (False,):
         run = fresh_copy(work, "floor")
         with running(run) as sandboxes:
