@@ -118,7 +118,8 @@ def _read_state(args: argparse.Namespace) -> int:
         return 1
     with open_state(db_path, read_only=True) as con:
         if args.command == "status":
-            result = {"cycles": reports.last_cycles(con), "flows": reports.flow_status(con)}
+            result = {"cycles": reports.last_cycles(con), "flows": reports.flow_status(con),
+                      "waiting": reports.waiting(con, limit=20)}
         elif args.command == "rejects":
             result = reports.rejects(con, open_only=not args.all, limit=args.limit)
         else:

@@ -109,11 +109,14 @@ class World:
         return self._countries
 
     def context(self) -> MappingContext:
-        """The mapping context of the links the state holds now (active ones only translate references)."""
+        """The mapping context of the links the state holds now (an ended link still translates references:
+        an archived customer and its closed company both still exist)."""
         links = InMemoryLinks()
         for flow in FLOWS:
-            for crm_id, mc_id in active_links(self.con, flow):
-                links.add(flow.name, crm_id, mc_id)
+            rows = self.con.execute("SELECT crm_id, mc_id FROM sync.links WHERE flow = ? ORDER BY state",
+                                    [flow.name]).fetchall()
+            for crm_id, mc_id in rows:
+                links.add(flow.name, crm_id, int(mc_id) if flow.mc_id_field == "id" else mc_id)
         return MappingContext(links, self.countries)
 
     def write_requests(self) -> dict[str, dict[str, int]]:

@@ -284,7 +284,8 @@ def dangling_reference_to_rejected_contact(book: Book) -> Made:
     contact = book.contact(email="nobody@localhost")  # rejected itself, so never linked
     made = book.crm.create("orders", {"contact_id": contact["id"], "order_date": "2026-01-15",
                                       "lines": [book.line()]})
-    return Made(ORDERS, "crm", made["id"], REJECTED, "contact_id")
+    # The order waits for its contact; the reject names the debtor row (customer_id, contact_id) and why.
+    return Made(ORDERS, "crm", made["id"], REJECTED, "debtor")
 
 
 @case(CRM_CASES)
@@ -732,54 +733,12 @@ def _exact_field(record: dict, name: str) -> Any:
     return {"street": address.get("street"), "country": address.get("country")}[name]
 
 
-# Engine faults found by this catalogue, each tracked by a strict xfail until the engine owner fixes it.
-SHARED_KEY_CREATED_TWICE = (
-    "engine: matching.match_unlinked.consider returns as soon as the other side has no candidate for the key, "
-    "before it checks len(mine) > 1; so two new records sharing a match key on one side are both 'unmatched' "
-    "and plan_create creates each on the other side (the other system now holds the duplicate key twice), "
-    "against DESIGN C2 and docs/sync.md ('ambiguous even when the other side has no candidate')"
-)
-ENDED_LINK_WAITS_FOREVER = (
-    "engine: links.LinkIndex.mc_id_for / crm_id_for answer None for an ENDED link, so a reference to an "
-    "archived customer / closed company raises MissingLink -> UnresolvedReference; plan._Planner.read records "
-    "it as Waiting and snapshot.save_plan re-marks the record dirty every cycle: no reject, no link, and every "
-    "later edit of the record (any field) is never planned, silently"
-)
-UNKNOWN_REFERENCE_WAITS_FOREVER = (
-    "engine: a reference to a record that does not exist (an invoice line's productId after MemberCare deleted "
-    "the product) or that is itself rejected (an order's contact with an invalid email) raises "
-    "UnresolvedReference like a 'not linked yet' one; plan records Waiting and save_plan re-marks it dirty "
-    "every cycle, with the reason kept nowhere (sync.dirty has no reason column): the record never syncs and "
-    "never shows as a reject"
-)
-KNOWN: dict[str, str] = {
-    "duplicate_email_in_crm": SHARED_KEY_CREATED_TWICE,
-    "mc_duplicate_email": SHARED_KEY_CREATED_TWICE,
-    "dangling_reference_to_archived_customer": ENDED_LINK_WAITS_FOREVER,
-    "mc_employment_at_closed_company": ENDED_LINK_WAITS_FOREVER,
-    "mc_edit_of_person_employed_at_archived_customer": ENDED_LINK_WAITS_FOREVER,
-    "dangling_reference_to_rejected_contact": UNKNOWN_REFERENCE_WAITS_FOREVER,
-    "mc_dangling_product_reference": UNKNOWN_REFERENCE_WAITS_FOREVER,
-}
-NOT_SEEN_IN_ADVANCE = (
-    "engine: mapping.validation.validate_for_crm lets through what CustomCRM refuses with a 422: null for "
-    "fields that are not nullable in the CRM (products.vat_rate, customers.customer_type, "
-    "lines[].description) and an email with a trailing newline (_reason tests EMAIL_PATTERN against "
-    "value.strip(), the CRM the value itself); each becomes a reject only after a refused POST"
-)
-
-
-def _params(cases: dict) -> list:
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN[name])) if name in KNOWN
-            else name for name in cases]
-
-
-@pytest.mark.parametrize("name", _params(CRM_CASES))
+@pytest.mark.parametrize("name", list(CRM_CASES))
 def test_written_in_customcrm(catalogue: Outcome, name: str) -> None:
     _judge(catalogue, catalogue.made[name])
 
 
-@pytest.mark.parametrize("name", _params(MC_CASES))
+@pytest.mark.parametrize("name", list(MC_CASES))
 def test_written_in_membercare(catalogue: Outcome, name: str) -> None:
     _judge(catalogue, catalogue.made[name])
 
@@ -803,7 +762,6 @@ def test_cycle_completed_and_sync_tables_survived(catalogue: Outcome) -> None:
     assert set(SYNC_TABLES) <= tables
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_SEEN_IN_ADVANCE)
 def test_every_refusal_was_seen_in_advance(catalogue: Outcome) -> None:
     """No write the sync sent was refused by the target: bad values are caught before any request."""
     refused = catalogue.world.con.execute(

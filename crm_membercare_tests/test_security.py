@@ -245,16 +245,6 @@ def test_the_scenario_left_evidence_to_search(evidence: Evidence) -> None:
     assert evidence.issued_tokens
 
 
-HTTPX_LOGS_QUERY = (
-    "systems: httpx logs every request at INFO as 'HTTP Request: GET <full URL>', and MemberCareClient._fetch_token "
-    "sends the clientApiKey in the query string (DESIGN A2's token call), so any deployment logging at INFO "
-    "(`logging.basicConfig(level=INFO)`, Dagster capturing Python logs) writes MEMBERCARE_API_KEY into its logs; "
-    "the clients should quiet or filter the 'httpx' logger (or redact the query) since the API forces the key "
-    "into the URL"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=HTTPX_LOGS_QUERY)
 def test_no_credential_in_python_logs(evidence: Evidence) -> None:
     assert _leaks(evidence, "python logging") == []
 

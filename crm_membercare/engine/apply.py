@@ -47,6 +47,7 @@ from crm_membercare.systems import (
     PermanentError,
     PreconditionFailed,
     RetryableError,
+    SystemApiError,
 )
 
 BATCH = 64
@@ -68,6 +69,7 @@ class Effects:
     end_link: str | None = None
     rejects: list[Reject] = field(default_factory=list)
     follow_ups: list[Operation] = field(default_factory=list)
+    rebased_on: str | None = None  # the target's marker after our own partial write (see _update_mc)
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,18 @@ class Executor:
     # --- creates -------------------------------------------------------------------------------------
     def _create(self, flow: Flow, op: Operation, *, looked_up_first: bool) -> Effects:
         if op.direction == TO_MEMBERCARE:
-            existing = self.mc.find_by_external_id(flow.mc_resource, op.stamp) if looked_up_first else None
-            record = existing or self._post_mc(flow, op)
+            body = apply_common_to_mc(flow, op.values, None, self.ctx)
+            body["externalId"] = op.stamp
+            desired = body.get("status")
+            record = self.mc.find_by_external_id(flow.mc_resource, op.stamp) if looked_up_first else None
+            if record is None:
+                if flow.mc_action_statuses:
+                    body["status"] = invoice_lifecycle.creation_status(desired)
+                record = self.mc.create(flow.mc_resource, body)
+            # A create that stopped half-way through the invoice lifecycle is walked on from where it stands.
+            record, failure = self._step_status(flow, record, desired)
+            if failure is not None:
+                raise failure
             mc_id = record[flow.mc_id_field]
             base_mc = self._mc_canonical(flow, record) or _fields(op.crm_values, flow.keys)
             stamp = Operation(flow.name, TO_CRM, UPDATE, flow.crm_resource, op.crm_id, mc_id,
@@ -178,15 +190,6 @@ class Executor:
         return Effects("applied", crm_records=[record], new_link=(record["id"], op.mc_id, base_crm, op.mc_values),
                        follow_ups=[stamp])
 
-    def _post_mc(self, flow: Flow, op: Operation) -> dict:
-        body = apply_common_to_mc(flow, op.values, None, self.ctx)
-        body["externalId"] = op.stamp
-        desired = body.get("status")
-        if flow.mc_action_statuses:
-            body["status"] = invoice_lifecycle.creation_status(desired)
-        record = self.mc.create(flow.mc_resource, body)
-        return self._step_status(flow, record, desired)
-
     # --- updates -------------------------------------------------------------------------------------
     def _update_mc(self, flow: Flow, op: Operation) -> Effects:
         current = self.mc.get(op.target_resource, op.mc_id)
@@ -204,20 +207,31 @@ class Executor:
                 return Effects("applied", mc_gone=[(op.mc_id, "deleted")], end_link="draft invoice deleted")
             body["status"] = plan[0].status if plan and plan[0].kind == "put" else current.get("status")
         record = self.mc.replace(op.target_resource, op.mc_id, body)
-        if flow.mc_action_statuses:
-            record = self._step_status(flow, record, desired)
+        record, failure = self._step_status(flow, record, desired)
+        if isinstance(failure, RetryableError):
+            # Our first write is in; the retry must take it for ours, not for a user's edit.
+            return Effects("pending", str(failure), mc_records=[record], rebased_on=record.get("lastChange"))
+        if failure is not None:
+            raise failure
         return Effects("applied", mc_records=[record], bases=self._bases_after_mc_write(flow, op, record))
 
-    def _step_status(self, flow: Flow, record: dict, desired: str | None) -> dict:
-        """Walk an invoice on to `desired` after a write left it short of it (one PUT or action a step)."""
-        actions = dict(flow.mc_action_statuses)
-        for step in invoice_lifecycle.steps(record.get("status"), desired, actions):
-            record_id = record[flow.mc_id_field]
-            if step.kind == "put":
-                record = self.mc.replace(flow.mc_resource, record_id, {**record, "status": step.status})
-            elif step.kind == "action":
-                record = self.mc.credit(record_id)
-        return record
+    def _step_status(self, flow: Flow, record: dict, desired: str | None) -> tuple[dict, SystemApiError | None]:
+        """Walk an invoice on to `desired` after a write left it short of it (one PUT or action a step).
+
+        Returns the record as far as it got, and the error that stopped it (None when it arrived).
+        """
+        if not flow.mc_action_statuses:
+            return record, None
+        try:
+            for step in invoice_lifecycle.steps(record.get("status"), desired, dict(flow.mc_action_statuses)):
+                record_id = record[flow.mc_id_field]
+                if step.kind == "put":
+                    record = self.mc.replace(flow.mc_resource, record_id, {**record, "status": step.status})
+                elif step.kind == "action":
+                    record = self.mc.credit(record_id)
+        except SystemApiError as error:
+            return record, error
+        return record, None
 
     def _update_crm(self, flow: Flow, op: Operation) -> Effects:
         if op.target_resource != flow.crm_resource:
@@ -284,6 +298,7 @@ class Executor:
         ended_links: list[tuple[Link, str]] = []
         rejects: list[Reject] = []
         outcomes: list[tuple[int, str, str | None]] = []
+        rebased_on: list[tuple[int, str]] = []
         follow_ups: list[Operation] = []
         for entry, effects in zip(batch, results, strict=True):
             op = entry.operation
@@ -306,6 +321,8 @@ class Executor:
                 ended_links.append((link, effects.end_link))
             rejects += effects.rejects
             outcomes.append((entry.id, effects.status, effects.reason))
+            if effects.rebased_on:
+                rebased_on.append((entry.id, effects.rebased_on))
             follow_ups += effects.follow_ups
             if effects.status == "applied" and (op.fields or op.kind != UPDATE):
                 counts[{CREATE: "created", UPDATE: "updated", DELETE: "deleted"}[op.kind]] += 1
@@ -327,6 +344,7 @@ class Executor:
         end_links(con, ended_links)
         record_rejects(con, rejects, self.cycle_id)
         outbox.finish(con, outcomes)
+        outbox.rebase(con, rebased_on)
         outbox.enqueue(con, follow_ups, self.cycle_id)
 
 

@@ -46,14 +46,19 @@ def _set_cursor(con: duckdb.DuckDBPyConnection, system: str, resource: str, curs
     )
 
 
-def mark_dirty(con: duckdb.DuckDBPyConnection, flows: Iterable[str], side: str, ids: list, cycle_id: int) -> None:
+def mark_dirty(
+    con: duckdb.DuckDBPyConnection, flows: Iterable[str], side: str, ids: list, cycle_id: int,
+    reason: str | None = None,
+) -> None:
+    """Mark records for planning (with `reason`: why a planned record has to be planned again)."""
     if not ids:
         return
     for flow in flows:
         con.execute(
-            """INSERT OR IGNORE INTO sync.dirty (flow, side, record_id, since_cycle)
-               SELECT ?, ?, CAST(unnest(?) AS VARCHAR), ?""",
-            [flow, side, [str(i) for i in ids], cycle_id],
+            """INSERT INTO sync.dirty (flow, side, record_id, since_cycle, reason)
+               SELECT ?, ?, CAST(unnest(?) AS VARCHAR), ?, ?
+               ON CONFLICT (flow, side, record_id) DO UPDATE SET reason = excluded.reason""",
+            [flow, side, [str(i) for i in ids], cycle_id, reason],
         )
 
 

@@ -62,14 +62,15 @@ class LinkIndex:
     def of_flow(self, flow: str) -> list[Link]:
         return [link for (name, _, _), link in self._pairs.items() if name == flow]
 
-    # LinkLookup: only active links translate references.
+    # LinkLookup. An ended link still names the record's counterpart (an archived customer and its closed
+    # company both still exist), so references keep translating through it.
     def crm_id_for(self, flow_name: str, mc_id: Any) -> int | None:
         link = self.by_mc(flow_name, mc_id)
-        return link.crm_id if link and link.state == "active" else None
+        return link.crm_id if link else None
 
     def mc_id_for(self, flow_name: str, crm_id: int) -> Any | None:
         link = self.by_crm(flow_name, crm_id)
-        return link.mc_id if link and link.state == "active" else None
+        return link.mc_id if link else None
 
 
 def load_links(

@@ -69,7 +69,8 @@ def match_unlinked(
     linked_crm: set,
     linked_mc: set,
 ) -> MatchOutcome:
-    """Pair unlinked records by the rule; candidates already linked (or gone) never pair."""
+    """Pair unlinked records by the rule. `linked_crm` / `linked_mc` are the candidates that already have a
+    counterpart; a record whose only candidate is one of them is reported, like a shared key."""
     pairs: list[tuple[Any, Any]] = []
     ambiguous: list[tuple[str, Any, str, tuple]] = []
     paired_crm: set = set()
@@ -83,19 +84,25 @@ def match_unlinked(
             return
         mine = (own.primary if level == "primary" else own.fallback).get(key, [])
         theirs = (other.primary if level == "primary" else other.fallback).get(key, [])
+        has_primary = bool(own.primary_of.get(record_id))
         if level == "fallback":
             # The fallback applies where either record of the pair has no primary key.
-            has_primary = bool(own.primary_of.get(record_id))
             theirs = [t for t in theirs if not (has_primary and other.primary_of.get(t))]
-        if not theirs:
+        # The key the record is known by is shared on its own side: nothing is linked or created for it.
+        # (A record that has a primary key is known by that; its fallback only looks for candidates.)
+        shared_here = len(mine) > 1 and (level == "primary" or not has_primary)
+        if not theirs and not shared_here:
             return
-        if len(mine) > 1 or len(theirs) > 1:
+        if shared_here or len(theirs) > 1:
             ambiguous.append((side, record_id, key, tuple(sorted(set(mine) | set(theirs), key=str))))
             (blocked_crm if side == "crm" else blocked_mc).add(record_id)
             return
         counterpart = theirs[0]
         crm_id, mc_id = (record_id, counterpart) if side == "crm" else (counterpart, record_id)
         if crm_id in linked_crm or mc_id in linked_mc or crm_id in paired_crm or mc_id in paired_mc:
+            # Its one candidate already belongs to another record: creating a twin would duplicate the key.
+            ambiguous.append((side, record_id, key, (counterpart,)))
+            (blocked_crm if side == "crm" else blocked_mc).add(record_id)
             return
         pairs.append((crm_id, mc_id))
         paired_crm.add(crm_id)

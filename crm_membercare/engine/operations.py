@@ -59,9 +59,12 @@ class Reject:
 
 @dataclass(frozen=True)
 class Waiting:
+    """A record that cannot be written until a record it references is linked."""
+
     flow: str
     side: str
     record_id: Any
+    field: str
     reason: str
 
 

@@ -131,6 +131,12 @@ def finish(con: duckdb.DuckDBPyConnection, outcomes: list[tuple[int, str, str | 
         con.unregister("outcomes")
 
 
+def rebase(con: duckdb.DuckDBPyConnection, markers: list[tuple[int, str]]) -> None:
+    """Set each (outbox id, target marker): the version our own partial write left the target at."""
+    for entry_id, marker in markers:
+        con.execute("UPDATE sync.outbox SET based_on = ? WHERE id = ?", [marker, entry_id])
+
+
 def hold(con: duckdb.DuckDBPyConnection, ids: list[int], reason: str) -> None:
     if ids:
         con.execute("UPDATE sync.outbox SET status = 'held', reason = ?, updated_at = now() "

@@ -88,7 +88,7 @@ class _Planner:
                 return crm_to_common(self.flow, record.raw, self.given.ctx)
             return mc_to_common(self.flow, record.raw, self.given.ctx)
         except UnresolvedReference as missing:
-            self.plan.waiting.append(Waiting(self.flow.name, side, record.id, str(missing)))
+            self.plan.waiting.append(Waiting(self.flow.name, side, record.id, missing.field, _waits_for(missing)))
         except MappingRejected as rejected:
             for problem in rejected.problems:
                 self.plan.rejects.append(
@@ -141,12 +141,10 @@ class _Planner:
 
         live_crm = [i for i in unlinked_crm if i not in taken_crm and not given.crm[i].gone]
         live_mc = [i for i in unlinked_mc if i not in taken_mc and not given.mc[i].gone]
-        outcome = match_unlinked(
-            flow.match, live_crm, live_mc, given.crm_keys, given.mc_keys,
-            linked_crm=taken_crm, linked_mc={str(i) for i in taken_mc} | taken_mc,
-        )
-        found += [(crm_id, mc_id, "match") for crm_id, mc_id in outcome.pairs
-                  if not given.links.by_crm(flow.name, crm_id) and not given.links.by_mc(flow.name, mc_id)]
+        linked_crm = taken_crm | {i for i in given.crm_keys.primary_of if given.links.by_crm(flow.name, i)}
+        linked_mc = taken_mc | {i for i in given.mc_keys.primary_of if given.links.by_mc(flow.name, i)}
+        outcome = match_unlinked(flow.match, live_crm, live_mc, given.crm_keys, given.mc_keys, linked_crm, linked_mc)
+        found += [(crm_id, mc_id, "match") for crm_id, mc_id in outcome.pairs]
         for side, record_id, key, candidates in outcome.ambiguous:
             self.plan.ambiguous.append(Ambiguous(flow.name, side, record_id, key, candidates))
         if flow.creates_records:
@@ -167,7 +165,7 @@ class _Planner:
             try:
                 problems = problems_for_membercare(flow, values, None, self.given.ctx)
             except UnresolvedReference as missing:
-                self.plan.waiting.append(Waiting(flow.name, side, record.id, str(missing)))
+                self.plan.waiting.append(Waiting(flow.name, side, record.id, missing.field, _waits_for(missing)))
                 return
             op = Operation(flow.name, TO_MEMBERCARE, CREATE, flow.mc_resource, record.id, None, values,
                            flow.keys, stamp=crm_identity(flow.crm_resource, record.id),
@@ -249,7 +247,7 @@ class _Planner:
                 problems = problems_for_membercare(flow, values, record.raw, self.given.ctx, fields=list(fields))
             except UnresolvedReference as missing:
                 # The reference's record is not linked yet: hold these fields back, plan them again later.
-                self.plan.waiting.append(Waiting(flow.name, source_side, source_id, str(missing)))
+                self.plan.waiting.append(Waiting(flow.name, source_side, source_id, missing.field, _waits_for(missing)))
                 return {}
         else:
             problems = problems_for_crm(flow, values, fields=list(fields))
@@ -292,6 +290,11 @@ class _Planner:
         else:
             self.plan.operations.append(Operation(
                 flow.name, TO_CRM, DELETE, flow.crm_resource, crm.id, mc.id, based_on=crm.marker))
+
+
+def _waits_for(missing: UnresolvedReference) -> str:
+    return (f"waits for {missing.through} record {missing.record_id} to be linked "
+            "(it is not synced yet: see its own rejects or ambiguous match)")
 
 
 def plan_flow(given: FlowInput) -> FlowPlan:

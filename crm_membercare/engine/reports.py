@@ -40,10 +40,21 @@ def flow_status(con: duckdb.DuckDBPyConnection) -> list[dict]:
             (SELECT count(*) FROM sync.rejects r WHERE r.flow = f.flow AND r.open),
             (SELECT count(*) FROM sync.ambiguous a WHERE a.flow = f.flow),
             (SELECT count(*) FROM sync.outbox o WHERE o.flow = f.flow AND o.status = 'pending'),
-            (SELECT count(*) FROM sync.outbox o WHERE o.flow = f.flow AND o.status = 'held')
+            (SELECT count(*) FROM sync.outbox o WHERE o.flow = f.flow AND o.status = 'held'),
+            (SELECT count(*) FROM sync.dirty d WHERE d.flow = f.flow AND d.reason IS NOT NULL)
         FROM flows f ORDER BY f.flow""").fetchall()
-    keys = ("flow", "linked", "ended", "open_rejects", "ambiguous", "pending", "held")
+    keys = ("flow", "linked", "ended", "open_rejects", "ambiguous", "pending", "held", "waiting")
     return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def waiting(con: duckdb.DuckDBPyConnection, *, limit: int | None = None) -> list[dict]:
+    """Records that wait for a reference to be linked, and which."""
+    rows = con.execute(
+        f"""SELECT flow, side, record_id, reason, since_cycle FROM sync.dirty WHERE reason IS NOT NULL
+            ORDER BY flow, side, record_id {"LIMIT ?" if limit else ""}""",
+        [limit] if limit else [],
+    ).fetchall()
+    return [{"flow": f, "side": s, "record_id": r, "reason": reason, "since_cycle": c} for f, s, r, reason, c in rows]
 
 
 def last_cycles(con: duckdb.DuckDBPyConnection, limit: int = 5) -> list[dict]:

@@ -23,7 +23,7 @@ from crm_membercare.engine.links import (
 )
 from crm_membercare.engine.match_keys import indexes_for
 from crm_membercare.engine.matching import KeyIndex
-from crm_membercare.engine.operations import FlowPlan, Record
+from crm_membercare.engine.operations import FlowPlan, Record, Reject
 from crm_membercare.engine.plan import FlowInput
 from crm_membercare.engine.raw_schema import RawTable, raw_table
 from crm_membercare.engine.records import (
@@ -194,7 +194,10 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
     # A record planned again starts clean: what is still wrong with it is rejected again just below.
     close_rejects(con, flow.name, "crm", given.dirty_crm)
     close_rejects(con, flow.name, "membercare", given.dirty_mc)
-    record_rejects(con, plan.rejects, cycle_id)
+    # A record waiting for a reference is shown as a reject too (it names the field and what it waits for);
+    # it closes by itself when the reference is linked and the record syncs.
+    waits = [Reject(w.flow, w.side, w.record_id, w.field, w.reason) for w in plan.waiting]
+    record_rejects(con, plan.rejects + waits, cycle_id)
     clear_ambiguous(con, flow.name, "crm", given.dirty_crm)
     clear_ambiguous(con, flow.name, "membercare", given.dirty_mc)
     record_ambiguous(con, plan.ambiguous)
@@ -206,7 +209,7 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
     # What waits for a reference is planned again next cycle.
     for wait in plan.waiting:
         system = CRM_SYSTEM if wait.side == "crm" else MC_SYSTEM
-        mark_dirty(con, [flow.name], system, [wait.record_id], cycle_id)
+        mark_dirty(con, [flow.name], system, [wait.record_id], cycle_id, reason=wait.reason)
     if flow.invoice_type:
         # Invoices of the other type were never this flow's: drop their marks too.
         con.execute(

@@ -45,6 +45,7 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""
         CREATE TABLE sync.dirty (
             flow VARCHAR, side VARCHAR, record_id VARCHAR, since_cycle BIGINT,
+            reason VARCHAR,  -- why it is still here after planning: the reference it waits for
             PRIMARY KEY (flow, side, record_id))""")
     con.execute("""
         CREATE TABLE sync.match_keys (

@@ -35,6 +35,16 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ALPHA2 = re.compile(r"^[A-Z]{2}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 TEXT_KINDS = {"text", "email", "phone", "url", "digits", "currency"}
+# DESIGN A1: the CustomCRM fields that may not be null (those not marked "?"), by resource; "lines" for items.
+CRM_NOT_NULL = {
+    "contacts": {"first_name", "last_name", "newsletter"},
+    "customers": {"name", "customer_type"},
+    "products": {"sku", "name", "price", "currency", "vat_rate", "unit", "active"},
+    "orders": {"order_date", "status", "currency"},
+    "quotes": {"quote_date", "status", "currency"},
+    "users": {"email", "first_name", "last_name", "role", "active"},
+    "lines": {"description", "quantity", "unit_price", "discount_percent", "vat_rate"},
+}
 
 
 def _shown(value: Any) -> Any:
@@ -78,7 +88,7 @@ def _reason(raw: RawValue, side: str, countries: CountryTable | None) -> str | N
         reason = _text_reason(value)
         if reason:
             return reason
-    if kind == "email" and not EMAIL_PATTERN.match(value.strip()):
+    if kind == "email" and not EMAIL_PATTERN.fullmatch(value):
         return "is not a valid email address"
     if kind == "phone" and side == "membercare" and not phones.is_e164(value):
         return "is not a phone number MemberCare accepts (E.164, like +4791234567)"
@@ -128,6 +138,12 @@ def _date_reason(value: Any, side: str) -> str | None:
     return None
 
 
+def _not_null_in_crm(flow: Flow, crm_fields: tuple[str, ...], subfield: str) -> bool:
+    if subfield.startswith("["):
+        return subfield.rsplit(".", 1)[-1] in CRM_NOT_NULL["lines"]
+    return len(crm_fields) == 1 and crm_fields[0] in CRM_NOT_NULL.get(flow.crm_resource, set())
+
+
 def _validate(flow: Flow, payload: Mapping[str, Any], side: str, partial: bool,
               countries: CountryTable | None) -> list[FieldProblem]:
     problems = []
@@ -146,6 +162,8 @@ def _validate(flow: Flow, payload: Mapping[str, Any], side: str, partial: bool,
                     problems.append(FieldProblem(field, "is required", None))
                 continue
             if raw.value is None:
+                if side == "crm" and _not_null_in_crm(flow, row.crm_fields, raw.subfield):
+                    problems.append(FieldProblem(field, "may not be empty in CustomCRM", None))
                 continue
             reason = _reason(raw, side, countries)
             if reason:

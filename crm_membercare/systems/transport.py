@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from crm_membercare.systems import redaction
 from crm_membercare.systems.errors import (
     Conflict,
     FieldError,
@@ -35,6 +36,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 IDEMPOTENT = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+redaction.install()
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
