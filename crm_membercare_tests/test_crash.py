@@ -16,16 +16,12 @@ import pytest
 
 from crm_membercare_tests.chaos import report
 from crm_membercare_tests.chaos.crash import CrashResult, crash_config, run_crash
-from crm_membercare_tests.chaos.known_bugs import ENDED_REFERENCE, LOCKED_INVOICE_REJECT
 from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS
 
 SIZE = os.environ.get("CHAOS_SIZE", "ci")
 SEED = int(os.environ.get("CHAOS_SEED", "20261127"))
 REPLAY = f"seed {SEED}; replay: CHAOS_SEED={SEED} CHAOS_SIZE={SIZE} .venv/bin/pytest crm_membercare_tests/test_crash.py"
 FLOWS = [flow.name for flow in ONE_TO_ONE_FLOWS]
-# The full-size run (seed 20261127) also leaves these pairs drifting; the small one does not reach them.
-CONVERGENCE_KNOWN = {"contacts_persons": ENDED_REFERENCE, "orders_invoices": LOCKED_INVOICE_REJECT} \
-    if SIZE == "full" else {}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +38,7 @@ def crash_figures(result: CrashResult) -> str:
         "seed": result.config.seed,
         "SIGKILLs of `crm-membercare sync --once`": result.kills,
         **{f"kills during {phase}": n for phase, n in sorted(result.kill_phases.items())},
-        "creates that reached a system but not the state file at a kill": result.writes_not_recorded,
+        "writes (creates, stamps) that reached a system but not the state file at a kill": result.writes_not_recorded,
         "runs that finished before their kill came": result.runs_completed_before_kill,
         "runs without kills until quiet": result.runs_to_quiet,
         "user operations between runs": result.log.total_operations,
@@ -72,19 +68,13 @@ def test_zero_duplicates(crash, flow):
     assert crash.findings.duplicates.get(flow, []) == [], REPLAY
 
 
-@pytest.mark.parametrize("flow", [
-    pytest.param(name, id=name, marks=[pytest.mark.xfail(strict=True, reason=CONVERGENCE_KNOWN[name])]
-                 if name in CONVERGENCE_KNOWN else [])
-    for name in FLOWS])
+@pytest.mark.parametrize("flow", FLOWS)
 def test_converged(crash, flow):
     drift = crash.findings.not_converged.get(flow, {})
     assert drift == {}, f"{flow}: {len(drift)} pairs differ, e.g. {dict(list(drift.items())[:5])}; {REPLAY}"
 
 
-@pytest.mark.parametrize("flow", [
-    pytest.param(name, id=name, marks=[pytest.mark.xfail(strict=True, reason=ENDED_REFERENCE)]
-                 if name in ("contacts_persons", "orders_invoices", "quotes_invoices") else [])
-    for name in FLOWS])
+@pytest.mark.parametrize("flow", FLOWS)
 def test_every_live_record_is_linked(crash, flow):
     assert crash.findings.unlinked.get(flow, []) == [], REPLAY
 

@@ -85,7 +85,13 @@ def mc_record_id(resource: str, record: dict) -> Any:
 
 
 class UserActor:
-    def __init__(self, crm_url: str, mc_url: str, seed: int, log: WriteLog) -> None:
+    def __init__(self, crm_url: str, mc_url: str, seed: int, log: WriteLog, *,
+                 deletable_flows: tuple[str, ...] = DELETABLE_FLOWS, edit_new_during_cycle: bool = True) -> None:
+        # `deletable_flows`: what this scenario deletes; `edit_new_during_cycle`: whether a CRM edit during a
+        # cycle may hit a record not linked at the last refresh (the stamp race, see known_bugs).
+        self.deletable_flows = deletable_flows
+        self.edit_new_during_cycle = edit_new_during_cycle
+        self.during_cycle = False
         self.rng = random.Random(seed)
         self.log = log
         self.token = f"chaos{seed}"
@@ -124,7 +130,9 @@ class UserActor:
         menu = DURING_CYCLE_MENU if during_cycle else QUIET_MENU
         kind = self.rng.choices([k for k, _ in menu], weights=[w for _, w in menu])[0]
         self.step += 1
+        self.during_cycle = during_cycle
         done = getattr(self, kind)()
+        self.during_cycle = False
         if done:
             self.log.count(kind + ("_during_cycle" if during_cycle else ""))
         else:
@@ -146,7 +154,11 @@ class UserActor:
     def edit_crm(self, flow: str | None = None, record_id: Any = None, row: TrackedRow | None = None) -> bool:
         flow = flow or self.rng.choice(list(FLOW_RESOURCES))
         resource = FLOW_RESOURCES[flow][0]
-        record_id = record_id if record_id is not None else self._pick(self.catalog.crm.get(resource, {}))
+        candidates = self.catalog.crm.get(resource, {})
+        if self.during_cycle and not self.edit_new_during_cycle:
+            linked = {crm_id for crm_id, _ in self.catalog.pairs.get(flow, [])}
+            candidates = {i: r for i, r in candidates.items() if i in linked}
+        record_id = record_id if record_id is not None else self._pick(candidates)
         if record_id is None:
             return False
         row = row or self.rng.choice([r for r in TRACKED_ROWS if r.flow == flow])
@@ -203,7 +215,7 @@ class UserActor:
 
     # --- deletes -------------------------------------------------------------------------------------
     def delete_crm(self, flow: str | None = None, record_id: Any = None) -> bool:
-        flow = flow or self.rng.choice(DELETABLE_FLOWS)
+        flow = flow or self.rng.choice(self.deletable_flows)
         resource = FLOW_RESOURCES[flow][0]
         record_id = record_id if record_id is not None else self._pick(self.catalog.crm.get(resource, {}))
         if record_id is None:
@@ -213,7 +225,7 @@ class UserActor:
         return True
 
     def delete_mc(self, flow: str | None = None, record_id: Any = None) -> bool:
-        flow = flow or self.rng.choice(DELETABLE_FLOWS)
+        flow = flow or self.rng.choice(self.deletable_flows)
         resource = FLOW_RESOURCES[flow][1]
         record_id = record_id if record_id is not None else self._pick(self.catalog.mc.get(resource, {}))
         if record_id is None:
@@ -227,7 +239,7 @@ class UserActor:
 
     def delete_with_pending_change(self) -> bool:
         """A linked record edited, then it or its counterpart deleted before the sync saw the edit."""
-        flow = self.rng.choice(DELETABLE_FLOWS)
+        flow = self.rng.choice(self.deletable_flows)
         pair = self._pick_pair(flow)
         if pair is None:
             return False

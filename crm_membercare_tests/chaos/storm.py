@@ -35,13 +35,16 @@ class StormConfig:
     scale: dict[str, int]
     overlap: float = 0.3
     quiet_cycles: int = 3
+    edit_new_during_cycle: bool = True
     faults: dict = field(default_factory=lambda: dict(STORM_FAULTS))
 
 
 def storm_config(size: str, seed: int) -> StormConfig:
     if size == "full":
         return StormConfig(seed, operations=520, cycles=12, scale=FULL_SCALE)
-    return StormConfig(seed, operations=140, cycles=5, scale=CI_SCALE)
+    # CI keeps its CRM edits during a cycle on linked records: the stamp race (known_bugs) is timing-dependent,
+    # and a strict xfail cannot track a fault that a small run hits only sometimes. The full size hits it.
+    return StormConfig(seed, operations=140, cycles=5, scale=CI_SCALE, edit_new_during_cycle=False)
 
 
 @dataclass
@@ -62,7 +65,8 @@ def run_storm(config: StormConfig, world: World) -> StormResult:
     world.seed(config.seed, config.scale, config.overlap)
     world.cycle()
     log = WriteLog()
-    actor = UserActor(world.crm_server.api_url, world.mc_server.api_url, config.seed, log)
+    actor = UserActor(world.crm_server.api_url, world.mc_server.api_url, config.seed, log,
+                      edit_new_during_cycle=config.edit_new_during_cycle)
     for offset, admin in enumerate((world.crm_admin, world.mc_admin)):
         admin.faults(**config.faults, random_seed=config.seed + offset)
     world.clear_stats()
