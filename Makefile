@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q
 
 # Both sandboxes (reset, seed 42, small, overlap 0.3) and `dagster dev` on 127.0.0.1:$(DEMO_PORT) with
 # DAGSTER_HOME=data/dagster_home and 5 s sensors; Ctrl-C stops both. DEMO_ARGS=--keep keeps data and state.

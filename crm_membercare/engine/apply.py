@@ -111,7 +111,7 @@ class Executor:
                 results = self._run(lambda entry: self._perform(flow, entry), batch)
                 with transaction(self.con):
                     self._record_batch(flow, batch, results, counts)
-        return ApplyCounts(**counts, pending=outbox.count_open(self.con, flow.name))
+        return ApplyCounts(**counts, pending=outbox.count_open(self.con, flow.name, direction))
 
     def _run(self, work: Callable[[outbox.OutboxEntry], Effects], batch: list) -> list[Effects]:
         if self.workers <= 1 or len(batch) == 1:

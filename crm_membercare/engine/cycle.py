@@ -155,6 +155,10 @@ class SyncEngine:
                 plan = plan_flow(given)
                 save_plan(self.con, plan, given, self.cycle_id)
             total.extend(plan)
+        # The breaker is judged on the change set as planned, so a tripped flow is recorded (and can be
+        # acknowledged) even when a blocking check stops its writeback before it starts.
+        with transaction(self.con):
+            breaker.guard(self.con, self.breaker_status(flow))
         self.progress(f"planned {flow.name}: {len(total.operations)} operations")
         return total
 

@@ -148,6 +148,10 @@ def release_held(con: duckdb.DuckDBPyConnection, flow: str) -> None:
                 "WHERE flow = ? AND status = 'held'", [flow])
 
 
-def count_open(con: duckdb.DuckDBPyConnection, flow: str) -> int:
-    return con.execute("SELECT count(*) FROM sync.outbox WHERE flow = ? AND status IN ('pending', 'held')",
-                       [flow]).fetchone()[0]
+def count_open(con: duckdb.DuckDBPyConnection, flow: str, direction: str | None = None) -> int:
+    """Operations still to apply (pending or held), in one direction or both."""
+    return con.execute(
+        """SELECT count(*) FROM sync.outbox
+           WHERE flow = ? AND status IN ('pending', 'held') AND (? IS NULL OR direction = ?)""",
+        [flow, direction, direction],
+    ).fetchone()[0]
