@@ -15,11 +15,16 @@ SYNC_TAGS = {"crm_membercare/writer": "state"}
 
 
 def direction_selection(direction: str) -> dg.AssetSelection:
-    """Both systems refreshed, every flow planned, the writebacks of one direction."""
+    """Both systems refreshed, every flow planned, the writebacks of one direction.
+
+    Only the blocking checks on the change sets come along: the QA checklist reads every linked pair, which
+    costs more than a sensor-triggered edit should wait for; `sync_all` runs it.
+    """
     refreshed = [key for asset in RAW_ASSETS for key in asset.keys] + [keys.COUNTRIES_KEY]
-    flows = [k for flow in FLOWS for k in (keys.links_key(flow), keys.changes_key(flow, direction),
-                                              keys.writeback_key(flow, direction))]
-    return dg.AssetSelection.assets(*refreshed, *flows)
+    change_sets = [keys.changes_key(flow, direction) for flow in FLOWS]
+    flows = [k for flow in FLOWS for k in (keys.links_key(flow), keys.writeback_key(flow, direction))]
+    selected = dg.AssetSelection.assets(*refreshed, *flows, *change_sets).without_checks()
+    return selected | dg.AssetSelection.checks_for_assets(*change_sets)
 
 
 sync_all = dg.define_asset_job(
