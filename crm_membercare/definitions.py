@@ -10,7 +10,7 @@ import dagster as dg
 
 from crm_membercare.defs.assets import assets
 from crm_membercare.defs.checks import checks
-from crm_membercare.defs.jobs import jobs
+from crm_membercare.defs.jobs import jobs, schedules
 from crm_membercare.defs.resources import resources_from_env
 from crm_membercare.defs.sensors import sensors
 
@@ -19,6 +19,7 @@ defs = dg.Definitions(
     asset_checks=checks,
     jobs=jobs,
     sensors=sensors,
+    schedules=schedules,
     resources=resources_from_env(),
     executor=dg.in_process_executor,
 )

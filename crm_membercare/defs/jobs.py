@@ -43,3 +43,12 @@ sync_to_crm = dg.define_asset_job(
 )
 
 jobs = [sync_all, sync_to_membercare, sync_to_crm]
+
+# The QA checklist runs with a full cycle every quarter of an hour, so the UI always shows a recent verdict
+# while the sensors keep individual edits fast.
+qa_schedule = dg.ScheduleDefinition(
+    name="full_sync_with_qa", job=sync_all, cron_schedule="*/15 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="A full cycle both ways with the QA checklist, every 15 minutes.",
+)
+schedules = [qa_schedule]
