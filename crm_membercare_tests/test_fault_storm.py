@@ -15,7 +15,6 @@ import pytest
 
 from crm_membercare_tests.chaos import report
 from crm_membercare_tests.chaos.history import TRACKED_ROWS
-from crm_membercare_tests.chaos.known_bugs import STAMP_ABSORBS_EDIT
 from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS, REMOVABLE_FLOWS
 from crm_membercare_tests.chaos.storm import StormResult, run_storm, storm_config
 from crm_membercare_tests.engine_support import running_world
@@ -25,9 +24,9 @@ SEED = int(os.environ.get("CHAOS_SEED", "20261127"))
 REPLAY = (f"seed {SEED}; replay: CHAOS_SEED={SEED} CHAOS_SIZE={SIZE} "
           ".venv/bin/pytest crm_membercare_tests/test_fault_storm.py")
 TRACKED_FLOWS = tuple(dict.fromkeys(row.flow for row in TRACKED_ROWS))
+# The stamp race (known_bugs.STAMP_ABSORBS_EDIT) is timing-dependent: the full size hits it in some runs and
+# not in others, so no strict xfail can track it; the CI size stays clear of it (see chaos.storm).
 KNOWN: dict[str, str] = {}
-if SIZE == "full":  # the longer run also hits the stamp race (seed 20261127)
-    KNOWN |= {"customers_companies": STAMP_ABSORBS_EDIT, "products_products": STAMP_ABSORBS_EDIT}
 
 
 def flow_params(flows, xfails: dict[str, str] | None = None) -> list:

@@ -14,6 +14,7 @@ Invariants (DESIGN Part C12 and Part E):
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,12 +222,17 @@ def open_outbox(world: World) -> list[tuple]:
 
 def rejects_by_reason(world: World) -> Counter[str]:
     rows = world.con.execute("SELECT flow, field, reason FROM sync.rejects").fetchall()
-    return Counter(f"{flow} {field}: {_short(reason)}" for flow, field, reason in rows)
+    return Counter(f"{flow} {_general(field)}: {_short(_general(reason))}" for flow, field, reason in rows)
 
 
-def _short(reason: str | None) -> str:
-    text = (reason or "").replace("\n", " ")
-    return text if len(text) <= 100 else text[:97] + "..."
+def _general(text: str | None) -> str:
+    """A reason without its ids and positions, so rejects of one kind count together."""
+    return re.sub(r"\d+", "N", (text or "").replace("\n", " "))
+
+
+def _short(text: str) -> str:
+    first = text.split("; ")[0]
+    return first if len(first) <= 100 else first[:97] + "..."
 
 
 def summary(found: Findings) -> str:
