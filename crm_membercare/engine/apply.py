@@ -31,7 +31,7 @@ from crm_membercare.engine.operations import (
 )
 from crm_membercare.engine.plan import canonical
 from crm_membercare.engine.raw_schema import raw_table
-from crm_membercare.engine.records import record_rejects
+from crm_membercare.engine.records import close_rejects, record_rejects
 from crm_membercare.engine.state import transaction
 from crm_membercare.mapping.canonical import fields_agree
 from crm_membercare.mapping.convert import apply_common_to_mc, common_to_crm_patch, crm_to_common, mc_to_common
@@ -171,8 +171,10 @@ class Executor:
                 raise failure
             mc_id = record[flow.mc_id_field]
             base_mc = self._mc_canonical(flow, record) or _fields(op.crm_values, flow.keys)
+            # The source is stamped only if it is still the version the create was made from (If-Match):
+            # an edit made meanwhile makes the stamp fail and the record be planned again, not absorbed.
             stamp = Operation(flow.name, TO_CRM, UPDATE, flow.crm_resource, op.crm_id, mc_id,
-                              stamp=mc_identity(flow.mc_resource, mc_id))
+                              based_on=op.based_on, stamp=mc_identity(flow.mc_resource, mc_id))
             return Effects("applied", mc_records=[record], new_link=(op.crm_id, mc_id, op.crm_values, base_mc),
                            follow_ups=[stamp])
         existing = self.crm.find_by_external_ref(flow.crm_resource, op.stamp) if looked_up_first else None
@@ -184,7 +186,7 @@ class Executor:
         assigned = tuple(row.key for row in flow.rows if row.direction == "to_membercare"
                          and not fields_agree(flow, row.key, crm_values.get(row.key), op.values.get(row.key)))
         stamp = Operation(flow.name, TO_MEMBERCARE, UPDATE, flow.mc_resource, record["id"], op.mc_id,
-                          crm_values if assigned else {}, assigned,
+                          crm_values if assigned else {}, assigned, based_on=op.based_on,
                           stamp=crm_identity(flow.crm_resource, record["id"]),
                           crm_values=base_crm if assigned else None)
         return Effects("applied", crm_records=[record], new_link=(record["id"], op.mc_id, base_crm, op.mc_values),
@@ -299,6 +301,7 @@ class Executor:
         rejects: list[Reject] = []
         outcomes: list[tuple[int, str, str | None]] = []
         rebased_on: list[tuple[int, str]] = []
+        settled: list[tuple[str, Any, tuple[str, ...] | None]] = []
         follow_ups: list[Operation] = []
         for entry, effects in zip(batch, results, strict=True):
             op = entry.operation
@@ -321,6 +324,8 @@ class Executor:
                 ended_links.append((link, effects.end_link))
             rejects += effects.rejects
             outcomes.append((entry.id, effects.status, effects.reason))
+            if effects.status == "applied" and (op.fields or op.kind == CREATE):
+                settled.append((_source_side(op), _source_id(op), None if op.kind == CREATE else op.fields))
             if effects.rebased_on:
                 rebased_on.append((entry.id, effects.rebased_on))
             follow_ups += effects.follow_ups
@@ -342,6 +347,7 @@ class Executor:
         save_links(con, new_links)
         merge_bases(con, rebased)
         end_links(con, ended_links)
+        close_rejects(con, flow.name, settled)
         record_rejects(con, rejects, self.cycle_id)
         outbox.finish(con, outcomes)
         outbox.rebase(con, rebased_on)

@@ -29,7 +29,8 @@ class Operation:
     """One write to one system. `values` are common values; `fields` the rows to write (all for a create).
 
     `target_resource` is the flow's resource on that side except for a derived flow's owner move.
-    `based_on` is the target's marker the operation was computed against; `stamp` an identity to set on the
+    `based_on` is the target's marker an update or delete was computed against (for a create: the source's,
+    carried on to the identity stamp that follows it); `stamp` an identity to set on the
     target; `crm_values` / `mc_values` the canonical values each side had when planned (the next bases).
     """
 
@@ -104,10 +105,12 @@ class FlowPlan:
     rejects: list[Reject] = field(default_factory=list)
     waiting: list[Waiting] = field(default_factory=list)
     ambiguous: list[Ambiguous] = field(default_factory=list)
+    settled: list[tuple[str, Any, tuple[str, ...]]] = field(default_factory=list)  # (side, id, agreed rows)
 
     def extend(self, other: FlowPlan) -> None:
         """Add another chunk's plan of the same flow (for reporting totals)."""
-        for name in ("operations", "new_links", "ended_links", "bases", "conflicts", "rejects", "waiting", "ambiguous"):
+        for name in ("operations", "new_links", "ended_links", "bases", "conflicts", "rejects", "waiting", "ambiguous",
+                     "settled"):
             getattr(self, name).extend(getattr(other, name))
 
     def count(self, kind: str) -> int:

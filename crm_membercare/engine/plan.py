@@ -168,12 +168,13 @@ class _Planner:
                 self.plan.waiting.append(Waiting(flow.name, side, record.id, missing.field, _waits_for(missing)))
                 return
             op = Operation(flow.name, TO_MEMBERCARE, CREATE, flow.mc_resource, record.id, None, values,
-                           flow.keys, stamp=crm_identity(flow.crm_resource, record.id),
+                           flow.keys, based_on=record.marker, stamp=crm_identity(flow.crm_resource, record.id),
                            crm_values=canonical(flow, values))
         else:
             problems = problems_for_crm(flow, values, partial=False)
             op = Operation(flow.name, TO_CRM, CREATE, flow.crm_resource, None, record.id, values, flow.keys,
-                           stamp=mc_identity(flow.mc_resource, record.id), mc_values=canonical(flow, values))
+                           based_on=record.marker, stamp=mc_identity(flow.mc_resource, record.id),
+                           mc_values=canonical(flow, values))
         if problems:
             for problem in problems:
                 self.plan.rejects.append(
@@ -231,6 +232,7 @@ class _Planner:
                 flow.name, TO_CRM, UPDATE, flow.crm_resource, crm_id, mc_id, mc_values, tuple(to_crm),
                 based_on=crm.marker, stamp=stamp_crm if needs_crm_stamp else None,
                 crm_values=crm_canon, mc_values=mc_canon))
+        self.plan.settled += [(CRM_SIDE, crm_id, tuple(agreed)), (MC_SIDE, mc_id, tuple(agreed))]
         new_crm = {**(base_crm or {}), **{k: crm_canon[k] for k in agreed}}
         new_mc = {**(base_mc or {}), **{k: mc_canon[k] for k in agreed}}
         if new_crm != base_crm or new_mc != base_mc:

@@ -40,14 +40,30 @@ def record_rejects(con: duckdb.DuckDBPyConnection, rejects: Iterable[Reject], cy
             )
 
 
-def close_rejects(con: duckdb.DuckDBPyConnection, flow: str, side: str, record_ids: Iterable[Any]) -> None:
-    """A record that synced cleanly has no open rejects any more."""
-    ids = [str(i) for i in record_ids]
-    if ids:
+def close_rejects(
+    con: duckdb.DuckDBPyConnection, flow: str, settled: Iterable[tuple[str, Any, Iterable[str] | None]]
+) -> None:
+    """Close the open rejects of rows that now sync: (side, record id, rows) — rows None for all of them.
+
+    A reject names a row (`lines`, or `lines[2].quantity` inside it); it closes when that row agrees or is
+    written, never merely because its record was looked at again.
+    """
+    rows = [(side, str(record_id), name) for side, record_id, names in settled
+            for name in (names if names is not None else [None])]
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=["side", "record_id", "field"], dtype=object)
+    con.register("settled_rows", frame)
+    try:
         con.execute(
-            "UPDATE sync.rejects SET open = false WHERE flow = ? AND side = ? AND record_id IN (SELECT unnest(?))",
-            [flow, side, ids],
+            """UPDATE sync.rejects r SET open = false FROM settled_rows s
+               WHERE r.open AND r.flow = ? AND r.side = s.side AND r.record_id = s.record_id
+                 AND (s.field IS NULL OR r.field = s.field OR starts_with(r.field, s.field || '[')
+                      OR starts_with(r.field, s.field || '.'))""",
+            [flow],
         )
+    finally:
+        con.unregister("settled_rows")
 
 
 def record_conflicts(con: duckdb.DuckDBPyConnection, conflicts: Iterable[RecordedConflict], cycle_id: int) -> None:

@@ -191,9 +191,7 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
             links.put(ended(link))
     end_links(con, finished)
     record_conflicts(con, plan.conflicts, cycle_id)
-    # A record planned again starts clean: what is still wrong with it is rejected again just below.
-    close_rejects(con, flow.name, "crm", given.dirty_crm)
-    close_rejects(con, flow.name, "membercare", given.dirty_mc)
+    close_rejects(con, flow.name, plan.settled)
     # A record waiting for a reference is shown as a reject too (it names the field and what it waits for);
     # it closes by itself when the reference is linked and the record syncs.
     waits = [Reject(w.flow, w.side, w.record_id, w.field, w.reason) for w in plan.waiting]
