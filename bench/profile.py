@@ -1,6 +1,6 @@
 """Profile a first sync and an incremental cycle (100 edits) with cProfile, for docs/performance.md.
 
-    python -m bench.profile [--scale medium] [--out bench/profiles] [--pristine DIR]
+    python -m bench.profile [--scale medium] [--out data/profiles] [--pristine DIR]
 
 Sandboxes run in their own processes, as in the bench; the engine runs under cProfile in a child process.
 cProfile sees the calling thread only: time the engine spends waiting for its HTTP worker threads shows as
@@ -33,7 +33,7 @@ def summarise(profile: Path, out: Path, top: int = 45) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.profile")
     parser.add_argument("--scale", default="medium")
-    parser.add_argument("--out", default="bench/profiles")
+    parser.add_argument("--out", default="data/profiles")  # data/ is runtime output, ignored by git
     parser.add_argument("--pristine", help="a bench work directory's seeded stores to start from (skips seeding)")
     options = parser.parse_args(argv)
     out = Path(options.out).resolve()

@@ -41,6 +41,9 @@ def measure_scale(work: Path, scale: str, cap_s: float, causal_floor: bool) -> t
         scenarios.incremental(run, result, timeout_s=cap_s)
     except CycleCapped as capped:
         result.notes.append(f"incremental stopped at the cap: {capped}")
+    except RuntimeError as failed:  # a failing cycle is a finding; the figures measured so far still count
+        result.notes.append(f"incremental failed: {str(failed)[-400:]}")
+        say(f"[{scale}] {result.notes[-1]}")
     if result.incremental:
         say(f"[{scale}] incremental {result.incremental['seconds']:.2f} s, {result.incremental_requests} requests")
     return asdict(result), run if result.incremental else None
