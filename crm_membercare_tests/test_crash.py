@@ -59,7 +59,7 @@ def test_some_kills_fell_between_a_write_and_its_commit(crash):
 
 
 def test_runs_without_kills_finish_and_go_quiet(crash):
-    assert crash.last_exit_codes and set(crash.last_exit_codes) == {0}, REPLAY
+    assert crash.last_exit_codes and set(crash.last_exit_codes) == {0}, f"{crash.last_errors}; {REPLAY}"
     assert crash.runs_to_quiet < 5, f"still planning after {crash.runs_to_quiet} runs; {REPLAY}"
 
 

@@ -67,6 +67,7 @@ class CrashResult:
     runs_completed_before_kill: int
     runs_to_quiet: int
     last_exit_codes: list[int]
+    last_errors: list[str]  # the last stderr line of each run without kills that did not exit 0
     seconds: float
 
 
@@ -106,11 +107,13 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
                 actor.act()
         for admin in admins:
             admin.faults(latency_ms=0)
-        exit_codes, quiet_runs = [], 0
+        exit_codes, errors, quiet_runs = [], [], 0
         for quiet_runs in range(1, MAX_QUIET_RUNS + 1):  # noqa: B007 - the count is reported
             done = subprocess.run([CLI, "sync", "--once"], env=env, capture_output=True, text=True,
                                   timeout=RUN_TIMEOUT_S)
             exit_codes.append(done.returncode)
+            if done.returncode != 0:
+                errors.append("\n".join(done.stderr.strip().splitlines()[-12:]))
             if done.returncode == 0 and _planned_nothing(done.stderr):
                 break
         with open_state(db_path) as con:
@@ -123,7 +126,7 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
         crm_server.stop()
         mc_server.stop()
     return CrashResult(config, log, findings, kills, phases, len(not_recorded), completed, quiet_runs, exit_codes,
-                       time.monotonic() - started)
+                       errors, time.monotonic() - started)
 
 
 def _run_and_maybe_kill(env: dict, rng: random.Random, *, after_plan: bool) -> tuple[bool, str]:
