@@ -1,14 +1,16 @@
 """Latency under `dagster dev`: an edit in one system, until it shows in the other (DESIGN Part E).
 
-Both sandboxes run in their own processes, on the stores and state a bench scale left in steady state (so
-the Dagster runs see steady state); `dagster dev` runs the project's definitions with its own DAGSTER_HOME in the work
-directory and `CRM_MEMBERCARE_SENSOR_INTERVAL=5`. After one warm-up edit has gone through, 20 edits
-alternate sides, one every `EDIT_SPACING_S`, each on its own linked pair; each edit's latency is the time
-from its write until a read of the other system returns the new value (polled every `POLL_S`).
+Both sandboxes run in their own processes, on the stores and state a bench scale left in steady state;
+`dagster dev` runs the project's definitions with its own DAGSTER_HOME (one run at a time, like the
+project's instance file) in the work directory and `CRM_MEMBERCARE_SENSOR_INTERVAL=5`. After one warm-up
+edit has gone through, 20 edits alternate sides, one every `EDIT_SPACING_S`, each on its own linked pair;
+each edit's latency is the time from its write until a read of the other system returns the new value
+(polled every `POLL_S`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import statistics
@@ -53,7 +55,7 @@ class Edit:
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, int(-(-share * len(ordered) // 1)) - 1))]
+    return ordered[min(len(ordered), max(1, math.ceil(share * len(ordered)))) - 1]
 
 
 def definitions_usable() -> str | None:
