@@ -31,11 +31,15 @@ def _dump(value: Any) -> str | None:
 
 
 def op_key(op: Operation) -> str:
-    """What an operation is about: a create by its source record, anything else by the linked pair."""
+    """What an operation is about: a create by its source record, an update or a delete by the linked pair.
+
+    A newer operation supersedes an open one with the same key only: an update (an identity stamp, say)
+    never supersedes a pending delete of the same pair.
+    """
     if op.kind == CREATE:
         source = op.crm_id if op.direction == TO_MEMBERCARE else op.mc_id
         return f"{op.flow}|{op.direction}|create|{source}"
-    return f"{op.flow}|{op.direction}|change|{op.crm_id}|{op.mc_id}"
+    return f"{op.flow}|{op.direction}|{op.kind}|{op.crm_id}|{op.mc_id}"
 
 
 def enqueue(con: duckdb.DuckDBPyConnection, operations: list[Operation], cycle_id: int) -> None:
