@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,6 +21,7 @@ from crm_membercare.sandbox.clock import SandboxClock
 from crm_membercare.sandbox.customcrm.fields import NUMBERING, RESOURCES, unique_key
 from crm_membercare.sandbox.customcrm.keyset import Position
 from crm_membercare.sandbox.customcrm.timestamps import epoch_ms, render
+from crm_membercare.sandbox.sqlite_store import SqliteStore
 
 FIRST_VALUES = {**dict.fromkeys(RESOURCES, 1), **{field: first for field, _, first in NUMBERING.values()}}
 # A clock set back by more than this is taken at its word; a smaller step back is the same instant, see stamp().
@@ -109,31 +109,14 @@ class Transaction:
         return stamped
 
 
-class CustomCrmStore:
+class CustomCrmStore(SqliteStore):
     def __init__(self, db_path: Path, clock: SandboxClock) -> None:
-        self.clock = clock
-        self._lock = threading.Lock()
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._lock:
-            self._create_schema()
-
-    def _create_schema(self) -> None:
-        self._db.executescript(_schema())
-        self._db.executemany("INSERT OR IGNORE INTO sequences (name, next) VALUES (?, ?)", FIRST_VALUES.items())
+        super().__init__(db_path, clock, _schema(), FIRST_VALUES, RESOURCES)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield Transaction(self._db, epoch_ms(self.clock.now()))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._transaction(lambda db: Transaction(db, epoch_ms(self.clock.now()))) as tx:
+            yield tx
 
     def get(self, resource: str, record_id: int) -> dict | None:
         with self._lock:
@@ -168,14 +151,6 @@ class CustomCrmStore:
         more = len(rows) > limit
         return records, Position(rows[limit - 1][0], rows[limit - 1][1]) if more else None
 
-    def reset(self) -> None:
-        with self._lock:
-            self._drop_everything()
-
-    def _drop_everything(self) -> None:
-        self._db.executescript("".join(f"DROP TABLE IF EXISTS {name};" for name in (*RESOURCES, "sequences")))
-        self._create_schema()
-
     def seed(self, seed: int, scale: Scale, overlap: float) -> dict[str, int]:
         """Reset, then bulk-insert the generated records straight into SQLite and move the sequences past them."""
         from crm_membercare.sandbox.seeding import generate
@@ -202,9 +177,6 @@ class CustomCrmStore:
             self._db.execute("COMMIT")
         return counts
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 def _seed_row(resource: str, record: dict, highest: dict[str, int]) -> tuple:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from crm_membercare.sandbox.admin import Scale
 from crm_membercare.sandbox.clock import SandboxClock
 from crm_membercare.sandbox.membercare.oslo_time import epoch_seconds, local_to_epoch, render_local
+from crm_membercare.sandbox.sqlite_store import SqliteStore
 
 RESOURCES = ("companies", "persons", "products", "invoices")
 DEBTOR_RESOURCES = frozenset({"companies", "persons"})
@@ -100,33 +100,14 @@ class Transaction:
         return value
 
 
-class MemberCareStore:
+class MemberCareStore(SqliteStore):
     def __init__(self, db_path: Path, clock: SandboxClock) -> None:
-        self.clock = clock
-        self._lock = threading.Lock()
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._lock:
-            self._create_schema()
-
-    def _create_schema(self) -> None:
-        self._db.executescript(_schema())
-        self._db.executemany(
-            "INSERT OR IGNORE INTO sequences (name, next) VALUES (?, ?)", FIRST_VALUES.items()
-        )
+        super().__init__(db_path, clock, _schema(), FIRST_VALUES, RESOURCES)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield Transaction(self._db, epoch_seconds(self.clock.now()))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._transaction(lambda db: Transaction(db, epoch_seconds(self.clock.now()))) as tx:
+            yield tx
 
     def page(
         self, resource: str, after: int | None, external_id: str | None, offset: int, limit: int
@@ -156,14 +137,6 @@ class MemberCareStore:
         with self._lock:
             return [row[0] for row in self._db.execute(f"SELECT id FROM {_table(resource)} ORDER BY id")]
 
-    def reset(self) -> None:
-        with self._lock:
-            self._drop_everything()
-
-    def _drop_everything(self) -> None:
-        self._db.executescript("".join(f"DROP TABLE IF EXISTS {name};" for name in (*RESOURCES, "sequences")))
-        self._create_schema()
-
     def seed(self, seed: int, scale: Scale, overlap: float) -> dict[str, int]:
         """Reset, then bulk-insert the generated records straight into SQLite and move the sequences past them."""
         from crm_membercare.sandbox.seeding import generate
@@ -191,9 +164,6 @@ class MemberCareStore:
             self._db.execute("COMMIT")
         return counts
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 def _seed_row(resource: str, record: dict, highest: dict[str, int]) -> tuple:

@@ -1,0 +1,61 @@
+"""What both sandbox stores share: one SQLite file in WAL mode behind one lock, a `sequences` table, and
+transactions that commit or roll back as a whole. Each store adds its own tables, records and paging."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from crm_membercare.sandbox.clock import SandboxClock
+
+T = TypeVar("T")
+
+
+class SqliteStore:
+    def __init__(self, db_path: Path, clock: SandboxClock, schema: str, first_values: dict[str, int],
+                 tables: tuple[str, ...]) -> None:
+        self.clock = clock
+        self._schema = schema
+        self._first_values = first_values
+        self._tables = tables
+        # uvicorn runs sync endpoints on a thread pool: one connection, one writer at a time.
+        self._lock = threading.Lock()
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._create_schema()
+
+    def _create_schema(self) -> None:
+        self._db.executescript(self._schema)
+        self._db.executemany("INSERT OR IGNORE INTO sequences (name, next) VALUES (?, ?)",
+                             self._first_values.items())
+
+    @contextmanager
+    def _transaction(self, begin: Callable[[sqlite3.Connection], T]) -> Iterator[T]:
+        """BEGIN IMMEDIATE under the lock; `begin(db)` makes the store's own transaction object."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield begin(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def reset(self) -> None:
+        with self._lock:
+            self._drop_everything()
+
+    def _drop_everything(self) -> None:
+        self._db.executescript("".join(f"DROP TABLE IF EXISTS {name};" for name in (*self._tables, "sequences")))
+        self._create_schema()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
