@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from crm_membercare.engine import invoice_lifecycle, outbox
-from crm_membercare.engine.extract import mark_dirty
+from crm_membercare.engine.extract import flows_reading, mark_dirty
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity
 from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, merge_bases, save_links
 from crm_membercare.engine.match_keys import store_gone, store_records
@@ -302,11 +302,17 @@ class Executor:
         outcomes: list[tuple[int, str, str | None]] = []
         rebased_on: list[tuple[int, str]] = []
         settled: list[tuple[str, Any, tuple[str, ...] | None]] = []
+        unconditional: list[tuple[str, str, Any]] = []
         follow_ups: list[Operation] = []
         for entry, effects in zip(batch, results, strict=True):
             op = entry.operation
             crm_resource = op.target_resource if op.direction == TO_CRM else flow.crm_resource
             crm_records.setdefault(crm_resource, []).extend(effects.crm_records)
+            if op.based_on is None and op.kind == UPDATE:
+                # An unconditional write's answer may carry a user's concurrent edit: plan the record again
+                # rather than take the stored copy for what the sync already knows.
+                unconditional += [(CRM_SYSTEM, crm_resource, r["id"]) for r in effects.crm_records]
+                unconditional += [(MC_SYSTEM, flow.mc_resource, r[flow.mc_id_field]) for r in effects.mc_records]
             crm_gone.setdefault(crm_resource, []).extend(effects.crm_gone)
             mc_records += effects.mc_records
             mc_deleted += [mc_id for mc_id, _ in effects.mc_gone]
@@ -344,6 +350,8 @@ class Executor:
         for side in (CRM_SIDE, MC_SIDE):
             ids = [record_id for s, record_id in dirty if s == side]
             mark_dirty(con, [flow.name], CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM, ids, self.cycle_id)
+        for system, resource, record_id in unconditional:
+            mark_dirty(con, flows_reading(system, resource), system, [record_id], self.cycle_id)
         save_links(con, new_links)
         merge_bases(con, rebased)
         end_links(con, ended_links)

@@ -15,7 +15,7 @@ import duckdb
 from crm_membercare.engine import breaker
 from crm_membercare.engine.apply import ApplyCounts, Executor
 from crm_membercare.engine.derived import plan_derived_flow
-from crm_membercare.engine.extract import ExtractResult, extract_changes, reconcile_ids
+from crm_membercare.engine.extract import ExtractResult, extract_changes, flows_reading, reconcile_ids
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import LinkIndex, load_links
 from crm_membercare.engine.operations import FlowPlan
@@ -61,12 +61,6 @@ class CycleReport:
     cycle_id: int
     extracts: list[ExtractResult] = field(default_factory=list)
     flows: dict[str, FlowSummary] = field(default_factory=dict)
-
-
-def flows_reading(system: str, resource: str, flows: tuple[Flow, ...] = FLOWS) -> list[str]:
-    """The flows whose planning depends on a change to this resource."""
-    return [f.name for f in flows
-            if (f.crm_resource if system == CRM_SYSTEM else f.mc_resource) == resource]
 
 
 class SyncEngine:

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from crm_membercare.engine.identity import CRM_SYSTEM
 from crm_membercare.engine.match_keys import store_gone, store_records
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.state import transaction
+from crm_membercare.mapping.flows import FLOWS, Flow
 
 Progress = Callable[[str], None]
 
@@ -29,6 +31,11 @@ class ExtractResult:
     changed: int
     deleted: int
     cursor: str | None
+
+
+def flows_reading(system: str, resource: str, flows: tuple[Flow, ...] = FLOWS) -> list[str]:
+    """The flows whose planning depends on a change to this resource."""
+    return [f.name for f in flows if (f.crm_resource if system == CRM_SYSTEM else f.mc_resource) == resource]
 
 
 def get_cursor(con: duckdb.DuckDBPyConnection, system: str, resource: str) -> str | None:
