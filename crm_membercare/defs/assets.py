@@ -61,7 +61,7 @@ def raw_asset(table: RawTable) -> dg.AssetsDefinition:
         result = sync.extract(table)
         live, gone = sync.con.execute(
             f"SELECT count(*) FILTER (WHERE gone IS NULL), count(*) FILTER (WHERE gone IS NOT NULL) FROM {table.name}"
-        ).fetchone()
+        ).fetchall()[0]
         return dg.MaterializeResult(metadata={
             "dagster/row_count": live, "gone": gone, "read": result.read, "changed": result.changed,
             "deleted": result.deleted, "cursor": result.cursor or "", "table": table.name,

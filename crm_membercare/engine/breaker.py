@@ -38,11 +38,11 @@ def evaluate(
     destructive = con.execute(
         "SELECT count(*) FROM sync.outbox WHERE flow = ? AND operation = 'delete' AND status IN ('pending', 'held')",
         [flow],
-    ).fetchone()[0]
-    linked = con.execute("SELECT count(*) FROM sync.links WHERE flow = ? AND state = 'active'", [flow]).fetchone()[0]
+    ).fetchall()[0][0]
+    linked = con.execute("SELECT count(*) FROM sync.links WHERE flow = ? AND state = 'active'", [flow]).fetchall()[0][0]
     threshold = max(minimum, math.ceil(share * linked))
-    row = con.execute("SELECT acknowledged_at FROM sync.breakers WHERE flow = ?", [flow]).fetchone()
-    acknowledged = bool(row and row[0] is not None)
+    rows = con.execute("SELECT acknowledged_at FROM sync.breakers WHERE flow = ?", [flow]).fetchall()
+    acknowledged = bool(rows and rows[0][0] is not None)
     return BreakerStatus(flow, destructive, threshold, destructive > threshold, acknowledged)
 
 

@@ -84,7 +84,7 @@ class SyncEngine:
 
     # --- cycle bookkeeping -----------------------------------------------------------------------------
     def start_cycle(self) -> int:
-        self.cycle_id = self.con.execute("INSERT INTO sync.cycles DEFAULT VALUES RETURNING id").fetchone()[0]
+        self.cycle_id = self.con.execute("INSERT INTO sync.cycles DEFAULT VALUES RETURNING id").fetchall()[0][0]
         self._links = None
         return self.cycle_id
 

@@ -39,10 +39,10 @@ def flows_reading(system: str, resource: str, flows: tuple[Flow, ...] = FLOWS) -
 
 
 def get_cursor(con: duckdb.DuckDBPyConnection, system: str, resource: str) -> str | None:
-    row = con.execute(
+    rows = con.execute(
         "SELECT cursor FROM sync.cursors WHERE system = ? AND resource = ?", [system, resource]
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _set_cursor(con: duckdb.DuckDBPyConnection, system: str, resource: str, cursor: str | None) -> None:

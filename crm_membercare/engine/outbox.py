@@ -158,4 +158,4 @@ def count_open(con: duckdb.DuckDBPyConnection, flow: str, direction: str | None 
         """SELECT count(*) FROM sync.outbox
            WHERE flow = ? AND status IN ('pending', 'held') AND (? IS NULL OR direction = ?)""",
         [flow, direction, direction],
-    ).fetchone()[0]
+    ).fetchall()[0][0]

@@ -125,7 +125,7 @@ def one_to_one(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
     """No record is in two active links of the flow (a derived flow's user may have many invoices), and no
     invoice is linked from two flows."""
     checked = con.execute("SELECT count(*) FROM sync.links WHERE flow = ? AND state = 'active'",
-                          [flow.name]).fetchone()[0]
+                          [flow.name]).fetchall()[0][0]
     failing: list[str] = []
     details: list[str] = []
     sides = ("mc_id",) if flow.derived is not None else ("crm_id", "mc_id")
@@ -285,9 +285,9 @@ def change_set_problems(con: duckdb.DuckDBPyConnection, flow: Flow, direction: s
             if direction == TO_MEMBERCARE:
                 current = None
                 if op.kind != CREATE:
-                    row = con.execute(f"SELECT raw FROM {mc_table.name} WHERE CAST(id AS VARCHAR) = ?",
-                                      [str(op.mc_id)]).fetchone()
-                    current = json.loads(row[0]) if row else None
+                    rows = con.execute(f"SELECT raw FROM {mc_table.name} WHERE CAST(id AS VARCHAR) = ?",
+                                       [str(op.mc_id)]).fetchall()
+                    current = json.loads(rows[0][0]) if rows else None
                 problems = problems_for_membercare(flow, op.values, current, ctx, fields)
             else:
                 problems = problems_for_crm(flow, op.values, fields, partial=op.kind != CREATE)
@@ -305,7 +305,8 @@ def link_counts(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, int]:
     rows = con.execute("SELECT state, count(*) FROM sync.links WHERE flow = ? GROUP BY 1", [flow.name]).fetchall()
     counts = {"active": 0, "ended": 0} | dict(rows)
     counts["open_rejects"] = con.execute("SELECT count(*) FROM sync.rejects WHERE flow = ? AND open",
-                                         [flow.name]).fetchone()[0]
-    counts["ambiguous"] = con.execute("SELECT count(*) FROM sync.ambiguous WHERE flow = ?", [flow.name]).fetchone()[0]
+                                         [flow.name]).fetchall()[0][0]
+    counts["ambiguous"] = con.execute("SELECT count(*) FROM sync.ambiguous WHERE flow = ?",
+                                      [flow.name]).fetchall()[0][0]
     return counts
 

@@ -114,7 +114,7 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_migratio
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("CREATE SCHEMA IF NOT EXISTS sync")
     con.execute("CREATE TABLE IF NOT EXISTS sync.schema_version (version INTEGER NOT NULL)")
-    row = con.execute("SELECT max(version) FROM sync.schema_version").fetchone()
+    row = con.execute("SELECT max(version) FROM sync.schema_version").fetchall()[0]
     return row[0] or 0
 
 

@@ -1,0 +1,32 @@
+"""The state file: migrations, and DuckDB's rule that a half-read result blocks the connection."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crm_membercare.engine import breaker
+from crm_membercare.engine.extract import get_cursor
+from crm_membercare.engine.state import MIGRATIONS, open_state, schema_version
+
+
+def test_a_new_file_is_migrated_and_an_existing_one_is_left_as_it_is(tmp_path):
+    path = tmp_path / "sync.duckdb"
+    with open_state(path) as con:
+        assert schema_version(con) == len(MIGRATIONS)
+        con.execute("INSERT INTO sync.cursors (system, resource, cursor) VALUES ('customcrm', 'contacts', 'x')")
+    with open_state(path) as con:
+        assert schema_version(con) == len(MIGRATIONS)
+        assert get_cursor(con, "customcrm", "contacts") == "x"
+
+
+def test_single_row_reads_leave_the_connection_free(tmp_path):
+    """A `fetchone()` leaves DuckDB's result unfinished and the next `register` fails (seen in the crash test:
+    an extract that read a cursor, found no page, then compared `/ids`)."""
+    with open_state(tmp_path / "sync.duckdb") as con:
+        con.execute("INSERT INTO sync.cursors (system, resource, cursor) VALUES ('membercare', 'products', 'x')")
+        for read in (lambda: get_cursor(con, "membercare", "products"),
+                     lambda: breaker.evaluate(con, "products_products")):
+            read()
+            con.register("probe", pd.DataFrame({"id": [1]}))
+            assert con.execute("SELECT count(*) FROM probe").fetchall() == [(1,)]
+            con.unregister("probe")
