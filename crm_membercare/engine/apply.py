@@ -161,6 +161,7 @@ class Executor:
             body["externalId"] = op.stamp
             desired = body.get("status")
             record = self.mc.find_by_external_id(flow.mc_resource, op.stamp) if looked_up_first else None
+            found = record is not None
             if record is None:
                 if flow.mc_action_statuses:
                     body["status"] = invoice_lifecycle.creation_status(desired)
@@ -170,18 +171,24 @@ class Executor:
             if failure is not None:
                 raise failure
             mc_id = record[flow.mc_id_field]
-            base_mc = self._mc_canonical(flow, record) or _fields(op.crm_values, flow.keys)
+            if found:
+                # Found after an unknown outcome: it may hold a user's edit made since. The base is what we
+                # wrote, and the record is planned again, so such an edit propagates instead of being absorbed.
+                base_mc = self._mc_canonical(flow, {**record, **body}) or _fields(op.crm_values, flow.keys)
+            else:
+                base_mc = self._mc_canonical(flow, record) or _fields(op.crm_values, flow.keys)
             # The source is stamped only if it is still the version the create was made from (If-Match):
             # an edit made meanwhile makes the stamp fail and the record be planned again, not absorbed.
             stamp = Operation(flow.name, TO_CRM, UPDATE, flow.crm_resource, op.crm_id, mc_id,
                               based_on=op.based_on, stamp=mc_identity(flow.mc_resource, mc_id))
             return Effects("applied", mc_records=[record], new_link=(op.crm_id, mc_id, op.crm_values, base_mc),
-                           follow_ups=[stamp])
+                           follow_ups=[stamp], dirty=[(MC_SIDE, mc_id)] if found else [])
+        body = {**common_to_crm_patch(flow, op.values), "external_ref": op.stamp}
         existing = self.crm.find_by_external_ref(flow.crm_resource, op.stamp) if looked_up_first else None
-        record = existing or self.crm.create(flow.crm_resource, {
-            **common_to_crm_patch(flow, op.values), "external_ref": op.stamp})
+        record = existing or self.crm.create(flow.crm_resource, body)
         crm_values = crm_to_common(flow, record, self.ctx)
-        base_crm = canonical(flow, crm_values)
+        # As above: a record found after an unknown outcome gets what we wrote as its base, and is planned again.
+        base_crm = canonical(flow, crm_to_common(flow, {**record, **body}, self.ctx) if existing else crm_values)
         # Rows only the CRM decides (a server-assigned order number) go back with the identity stamp.
         assigned = tuple(row.key for row in flow.rows if row.direction == "to_membercare"
                          and not fields_agree(flow, row.key, crm_values.get(row.key), op.values.get(row.key)))
@@ -190,7 +197,7 @@ class Executor:
                           stamp=crm_identity(flow.crm_resource, record["id"]),
                           crm_values=base_crm if assigned else None)
         return Effects("applied", crm_records=[record], new_link=(record["id"], op.mc_id, base_crm, op.mc_values),
-                       follow_ups=[stamp])
+                       follow_ups=[stamp], dirty=[(CRM_SIDE, record["id"])] if existing else [])
 
     # --- updates -------------------------------------------------------------------------------------
     def _update_mc(self, flow: Flow, op: Operation) -> Effects:
