@@ -24,15 +24,10 @@ SEED = int(os.environ.get("CHAOS_SEED", "20261127"))
 REPLAY = (f"seed {SEED}; replay: CHAOS_SEED={SEED} CHAOS_SIZE={SIZE} "
           ".venv/bin/pytest crm_membercare_tests/test_fault_storm.py")
 TRACKED_FLOWS = tuple(dict.fromkeys(row.flow for row in TRACKED_ROWS))
-# The stamp race (known_bugs.STAMP_ABSORBS_EDIT) is timing-dependent: the full size hits it in some runs and
-# not in others, so no strict xfail can track it; the CI size stays clear of it (see chaos.storm).
-KNOWN: dict[str, str] = {}
 
 
-def flow_params(flows, xfails: dict[str, str] | None = None) -> list:
-    names = [flow if isinstance(flow, str) else flow.name for flow in flows]
-    return [pytest.param(name, id=name, marks=[pytest.mark.xfail(strict=True, reason=(xfails or {})[name])]
-                         if name in (xfails or {}) else []) for name in names]
+def flow_params(flows) -> list[str]:
+    return [flow if isinstance(flow, str) else flow.name for flow in flows]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +75,7 @@ def test_every_cycle_ran_to_the_end(storm):
     assert storm.failed_cycles == [], REPLAY
 
 
-@pytest.mark.parametrize("flow", flow_params(ONE_TO_ONE_FLOWS, KNOWN))
+@pytest.mark.parametrize("flow", flow_params(ONE_TO_ONE_FLOWS))
 def test_converged(storm, flow):
     drift = storm.findings.not_converged.get(flow, {})
     assert drift == {}, f"{flow}: {len(drift)} pairs differ, e.g. {dict(list(drift.items())[:5])}; {REPLAY}"
@@ -101,7 +96,7 @@ def test_zero_duplicates(storm, flow):
     assert storm.findings.duplicates.get(flow, []) == [], REPLAY
 
 
-@pytest.mark.parametrize("flow", flow_params(TRACKED_FLOWS, KNOWN))
+@pytest.mark.parametrize("flow", flow_params(TRACKED_FLOWS))
 def test_zero_lost_updates(storm, flow):
     lost = [item for item in storm.findings.lost_updates if item["flow"] == flow]
     assert lost == [], f"{len(lost)} lost updates, e.g. {lost[:5]}; {REPLAY}"

@@ -88,7 +88,7 @@ class UserActor:
     def __init__(self, crm_url: str, mc_url: str, seed: int, log: WriteLog, *,
                  deletable_flows: tuple[str, ...] = DELETABLE_FLOWS, edit_new_during_cycle: bool = True) -> None:
         # `deletable_flows`: what this scenario deletes; `edit_new_during_cycle`: whether a CRM edit during a
-        # cycle may hit a record not linked at the last refresh (the stamp race, see known_bugs).
+        # cycle may hit a record not linked at the last refresh (racing the identity stamp of its new link).
         self.deletable_flows = deletable_flows
         self.edit_new_during_cycle = edit_new_during_cycle
         self.during_cycle = False

@@ -84,8 +84,8 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
     env = {**os.environ, "CUSTOMCRM_BASE_URL": crm_server.api_url, "MEMBERCARE_BASE_URL": mc_server.api_url,
            "CRM_MEMBERCARE_DB": str(db_path), "CUSTOMCRM_TOKEN": CRM_TOKEN, "MEMBERCARE_API_KEY": MC_API_KEY}
     log = WriteLog()
-    # Only products are deleted here: a deleted parent leaves children that never sync (known_bugs.ENDED_REFERENCE),
-    # which the storm tracks; this scenario is about kills.
+    # Only products are deleted here: deletes of parents and their children are the storm's business; this
+    # scenario is about kills.
     actor = UserActor(crm_server.api_url, mc_server.api_url, config.seed, log, deletable_flows=("products_products",))
     try:
         for server in (crm_server, mc_server):

@@ -42,9 +42,7 @@ class StormConfig:
 def storm_config(size: str, seed: int) -> StormConfig:
     if size == "full":
         return StormConfig(seed, operations=520, cycles=12, scale=FULL_SCALE)
-    # CI keeps its CRM edits during a cycle on linked records: the stamp race (known_bugs) is timing-dependent,
-    # and a strict xfail cannot track a fault that a small run hits only sometimes. The full size hits it.
-    return StormConfig(seed, operations=140, cycles=5, scale=CI_SCALE, edit_new_during_cycle=False)
+    return StormConfig(seed, operations=140, cycles=5, scale=CI_SCALE)
 
 
 @dataclass
