@@ -6,7 +6,6 @@ transaction per batch: what a write returned, the link and its bases, and the ou
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,25 +98,34 @@ class Executor:
 
     # --- driving -----------------------------------------------------------------------------------
     def apply_flow(self, flow: Flow, direction: str | None = None) -> ApplyCounts:
-        """Apply the flow's pending operations (in one direction, or both): creates first, then the rest."""
-        counts = {"created": 0, "updated": 0, "deleted": 0, "rejected": 0}
-        for phase in ((CREATE,), (UPDATE, DELETE)):
-            last_id = 0
-            while batch := outbox.pending(self.con, flow.name, kinds=phase, direction=direction,
-                                          after_id=last_id, limit=BATCH):
-                last_id = batch[-1].id
-                with transaction(self.con):
-                    outbox.mark_attempts(self.con, [e.id for e in batch])
-                results = self._run(lambda entry: self._perform(flow, entry), batch)
-                with transaction(self.con):
-                    self._record_batch(flow, batch, results, counts)
-        return ApplyCounts(**counts, pending=outbox.count_open(self.con, flow.name, direction))
+        """Apply the flow's pending operations (in one direction, or both): creates first, then the rest.
 
-    def _run(self, work: Callable[[outbox.OutboxEntry], Effects], batch: list) -> list[Effects]:
-        if self.workers <= 1 or len(batch) == 1:
-            return [work(entry) for entry in batch]
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(batch)), thread_name_prefix="apply") as pool:
-            return list(pool.map(work, batch))
+        Pipelined: while one batch is on the wire, the previous one is recorded in DuckDB, so the servers
+        are not left idle while the state is written.
+        """
+        counts = {"created": 0, "updated": 0, "deleted": 0, "rejected": 0}
+        with ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="apply") as pool:
+            for phase in ((CREATE,), (UPDATE, DELETE)):
+                last_id, in_flight = 0, None
+                while True:
+                    batch = outbox.pending(self.con, flow.name, kinds=phase, direction=direction,
+                                           after_id=last_id, limit=BATCH)
+                    submitted = None
+                    if batch:
+                        last_id = batch[-1].id
+                        with transaction(self.con):
+                            outbox.mark_attempts(self.con, [e.id for e in batch])
+                        submitted = (batch, [pool.submit(self._perform, flow, entry) for entry in batch])
+                    if in_flight is not None:
+                        done, futures = in_flight
+                        results = [future.result() for future in futures]
+                        with transaction(self.con):
+                            self._record_batch(flow, done, results, counts)
+                    if submitted is None and in_flight is None:
+                        break
+                    # After the last batch is recorded, look once more: recording it may have queued follow-ups.
+                    in_flight = submitted
+        return ApplyCounts(**counts, pending=outbox.count_open(self.con, flow.name, direction))
 
     def _perform(self, flow: Flow, entry: outbox.OutboxEntry) -> Effects:
         op = entry.operation
