@@ -18,13 +18,3 @@ def crm_identity(resource: str, crm_id: int) -> str:
 def mc_identity(resource: str, mc_id: int | str) -> str:
     """What a CRM record linked to this MemberCare record carries in `external_ref`."""
     return f"{MC_SYSTEM}:{resource}:{mc_id}"
-
-
-def parse_identity(value: str | None, system: str, resource: str) -> str | None:
-    """The id inside `value` when it names a record of `system`/`resource`, else None."""
-    if not value:
-        return None
-    parts = str(value).split(":")
-    if len(parts) != 3 or parts[0] != system or parts[1] != resource or not parts[2]:
-        return None
-    return parts[2]

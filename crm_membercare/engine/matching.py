@@ -8,7 +8,7 @@ records links nothing and creates nothing: it is reported for a person to resolv
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,25 +31,6 @@ class KeyIndex:
             self.primary[primary].append(record_id)
         if fallback:
             self.fallback[fallback].append(record_id)
-
-    @classmethod
-    def build(cls, rule: MatchRule | None, records: Iterable[tuple[Any, Mapping]], side: str) -> KeyIndex:
-        index = cls()
-        if rule is None:
-            return index
-        read = rule.crm_key if side == "crm" else rule.mc_key
-        fallback_read = (rule.fallback.crm_key if side == "crm" else rule.fallback.mc_key) if rule.fallback else None
-        for record_id, record in records:
-            key = read(record)
-            index.primary_of[record_id] = key
-            if key:
-                index.primary[key].append(record_id)
-            if fallback_read:
-                other = fallback_read(record)
-                index.fallback_of[record_id] = other
-                if other:
-                    index.fallback[other].append(record_id)
-        return index
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 
@@ -22,9 +21,3 @@ class SandboxClock:
         """Make now() return `instant` at this moment (None: back to real time)."""
         with self._lock:
             self._offset = timedelta(0) if instant is None else instant - datetime.now(UTC)
-
-    def sleep_until_next(self, resolution: timedelta) -> None:
-        """Wait until now() has moved into the next tick of `resolution` (used by tests, never by servers)."""
-        start = self.now()
-        step = resolution.total_seconds()
-        time.sleep(step - (start.timestamp() % step) + 0.001)
