@@ -68,11 +68,19 @@ def _echo_until_ready(process: subprocess.Popen, ready: threading.Event) -> None
     ready.set()
 
 
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crm_membercare.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the sandboxes' data and the sync state")
     parser.add_argument("--port", type=int, default=3000, help="Dagster UI port (default 3000)")
     args = parser.parse_args(argv)
+    # A closed terminal or a `kill` must stop the servers too, not only Ctrl-C: the sandboxes and dagster dev
+    # run in their own sessions, so nothing else would reach them.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
 
     settings = Settings.from_env()
     env = dict(os.environ)
