@@ -154,15 +154,6 @@ def test_the_store_survives_a_restart_on_the_same_file(tmp_path):
 
 
 # --- seed -----------------------------------------------------------------------------------------------
-def _seeding_available() -> bool:
-    try:
-        from crm_membercare.sandbox.seeding import generate  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_seeding = pytest.mark.skipif(not _seeding_available(), reason="the seeding module is not there yet")
 RESOURCES = ("users", "customers", "contacts", "products", "orders", "quotes")
 
 
@@ -181,7 +172,6 @@ def without_timestamps(records: list[dict]) -> list[dict]:
                   key=lambda r: r["id"])
 
 
-@needs_seeding
 def test_seed_fills_every_resource_deterministically_and_sequences_continue_past_it(api, admin):
     response = admin.post("/seed", json={"seed": 7, "scale": "small", "overlap": 0.5})
     assert response.status_code == 200, response.text
@@ -201,7 +191,6 @@ def test_seed_fills_every_resource_deterministically_and_sequences_continue_past
     assert order["order_number"] == f"SO-{highest + 1}"
 
 
-@needs_seeding
 def test_seeded_records_look_like_api_records_and_other_seeds_differ(api, admin):
     admin.post("/seed", json={"seed": 1, "scale": "small", "overlap": 0.0})
     contacts = everything(api, "contacts")
