@@ -173,7 +173,6 @@ class Round:
     ctx: MappingContext
 
 
-ROW_CASES = [(flow, row, side) for flow in FLOWS if flow.derived is None for row in flow.rows for side in SIDES]
 USER_FLOWS = [flow for flow in FLOWS if flow.derived is not None]
 USER_CASES = [(flow, row, side) for flow in USER_FLOWS for row in flow.rows for side in SIDES]
 
@@ -186,6 +185,11 @@ def case_id(case: tuple) -> str:
 def server_assigned(flow: Flow, row: PropertyRow) -> bool:
     """A document number: the CRM server assigns it, so only MemberCare can edit it."""
     return row.direction == "to_membercare" and flow.match is not None and row.key == flow.match.crm_field
+
+
+# Every row of every flow, edited on each side; a CRM edit of a server-assigned number cannot be made.
+ROW_CASES = [(flow, row, side) for flow in FLOWS if flow.derived is None for row in flow.rows for side in SIDES
+             if not (side == "crm" and server_assigned(flow, row))]
 
 
 @pytest.fixture(scope="module")
@@ -236,8 +240,6 @@ def row_round(world) -> Round:
     with world.clients() as (crm, mc):
         for case in ROW_CASES:
             flow, row, side = case
-            if side == "crm" and server_assigned(flow, row):
-                continue
             edits[case_id(case)] = Edit(problem="no linked pair could take this edit")
             for crm_id, mc_id in pairs[flow.name]:
                 if (flow.name, crm_id) in used:
@@ -267,8 +269,6 @@ def row_round(world) -> Round:
 @pytest.mark.parametrize("case", ROW_CASES, ids=[case_id(c) for c in ROW_CASES])
 def test_an_on_one_side_reaches_the_other_after_one_cycle(row_round, case):
     flow, row, side = case
-    if side == "crm" and server_assigned(flow, row):
-        pytest.skip("assigned by the CRM server and read-only there: only MemberCare can edit it")
     edit = row_round.edits[case_id(case)]
     assert edit.problem is None, edit.problem
     crm_after, mc_after = pair_values(row_round.world, row_round.after, flow, edit.crm_id, edit.mc_id, row_round.ctx)
