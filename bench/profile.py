@@ -1,6 +1,9 @@
 """Profile a first sync and an incremental cycle (100 edits) with cProfile, for docs/performance.md.
 
-    python -m bench.profile [--scale medium] [--out data/profiles] [--pristine DIR]
+    python -m bench.profile [--scale medium] [--out data/profiles] [--pristine DIR] [--synced DIR]
+
+`--synced DIR` starts from a directory of already synced stores and state (`bench.run --keep` leaves one per
+scale in `<work>/<scale>/engine`), profiles only the incremental cycle, and leaves DIR untouched.
 
 Sandboxes run in their own processes, as in the bench; the engine runs under cProfile in a child process.
 cProfile sees the calling thread only: time the engine spends waiting for its HTTP worker threads shows as
@@ -35,23 +38,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="medium")
     parser.add_argument("--out", default="data/profiles")  # data/ is runtime output, ignored by git
     parser.add_argument("--pristine", help="a bench work directory's seeded stores to start from (skips seeding)")
+    parser.add_argument("--synced", help="a synced engine directory: profile only the incremental cycle")
     options = parser.parse_args(argv)
     out = Path(options.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="crm-membercare-profile-"))
     try:
-        if options.pristine:
-            shutil.copytree(options.pristine, work / "pristine")
+        if options.synced:
+            run = work / "engine"
+            shutil.copytree(options.synced, run)
         else:
-            scenarios.seed(work, options.scale, scenarios.ScaleResult(options.scale))
-        run = scenarios.fresh_copy(work, "engine")
+            if options.pristine:
+                shutil.copytree(options.pristine, work / "pristine")
+            else:
+                scenarios.seed(work, options.scale, scenarios.ScaleResult(options.scale))
+            run = scenarios.fresh_copy(work, "engine")
         with scenarios.running(run) as sandboxes:
             urls = (sandboxes.crm.api_url, sandboxes.mc.api_url)
-            first = run_child(run / "sync.duckdb", *urls, profile=out / "first_sync.prof")
-            summarise(out / "first_sync.prof", out / "first_sync.txt")
-            print(f"first sync {first.seconds:.1f} s under cProfile", file=sys.stderr, flush=True)
+            if not options.synced:
+                first = run_child(run / "sync.duckdb", *urls, profile=out / "first_sync.prof")
+                summarise(out / "first_sync.prof", out / "first_sync.txt")
+                print(f"first sync {first.seconds:.1f} s under cProfile", file=sys.stderr, flush=True)
             for _ in range(3):
-                if run_child(run / "sync.duckdb", *urls).propagated == 0:
+                settle = run_child(run / "sync.duckdb", *urls)
+                print(f"settle {settle.seconds:.2f} s, {settle.propagated} propagated", file=sys.stderr, flush=True)
+                if settle.propagated == 0:
                     break
             scenarios.make_edits(run / "sync.duckdb", sandboxes, scenarios.EDITS_PER_SIDE)
             incremental = run_child(run / "sync.duckdb", *urls, profile=out / "incremental.prof")

@@ -79,7 +79,8 @@ def _sync(args: argparse.Namespace) -> int:
     from crm_membercare.systems import SystemApiError
 
     settings = Settings.from_env()
-    engine_settings = EngineSettings(conflict_policy=settings.conflict_policy, delete_policy=settings.delete_policy)
+    engine_settings = EngineSettings(conflict_policy=settings.conflict_policy, delete_policy=settings.delete_policy,
+                                     ids_interval_s=settings.ids_interval_s)
 
     def progress(message: str) -> None:
         print(f"  {message}", file=sys.stderr, flush=True)

@@ -41,6 +41,7 @@ class Settings:
     sensor_interval_s: int = 30
     conflict_policy: dict[str, str] = field(default_factory=dict)  # flow -> newest | crm | membercare
     delete_policy: dict[str, str] = field(default_factory=dict)  # flow -> propagate | unlink | ignore
+    ids_interval_s: float = 0.0  # how often MemberCare's `/ids` are compared; 0 = every cycle (DESIGN C1)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -55,6 +56,7 @@ class Settings:
             sensor_interval_s=int(env.get("CRM_MEMBERCARE_SENSOR_INTERVAL", defaults.sensor_interval_s)),
             conflict_policy=parse_policies(env.get("CRM_MEMBERCARE_CONFLICT_POLICY", ""), CONFLICT_POLICIES),
             delete_policy=parse_policies(env.get("CRM_MEMBERCARE_DELETE_POLICY", ""), DELETE_POLICIES),
+            ids_interval_s=float(env.get("CRM_MEMBERCARE_IDS_INTERVAL", defaults.ids_interval_s)),
         )
 
     def customcrm_client(self, **options) -> CustomCrmClient:

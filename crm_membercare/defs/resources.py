@@ -65,6 +65,7 @@ class SyncEngineResource(dg.ConfigurableResource):
     breaker_minimum: int = breaker.DEFAULT_MINIMUM
     stale_outbox_cycles: int = 3
     workers: int = 8
+    ids_interval_s: float = 0.0  # as CRM_MEMBERCARE_IDS_INTERVAL: MemberCare `/ids` compared every cycle (0)
 
     _stack: ExitStack | None = PrivateAttr(default=None)
     _engine: SyncEngine | None = PrivateAttr(default=None)
@@ -96,6 +97,7 @@ class SyncEngineResource(dg.ConfigurableResource):
                 conflict_policy=parse_policies(self.conflict_policy, CONFLICT_POLICIES),
                 delete_policy=parse_policies(self.delete_policy, DELETE_POLICIES),
                 breaker_share=self.breaker_share, breaker_minimum=self.breaker_minimum, workers=self.workers,
+                ids_interval_s=self.ids_interval_s,
             )
             self._engine = SyncEngine(con, crm, mc, settings)
             self._report = CycleReport(self._engine.start_cycle())
@@ -183,5 +185,6 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         crm=crm, membercare=membercare, db_path=_env("CRM_MEMBERCARE_DB", DEFAULTS.db_path),
         conflict_policy=_env("CRM_MEMBERCARE_CONFLICT_POLICY", ""),
         delete_policy=_env("CRM_MEMBERCARE_DELETE_POLICY", ""),
+        ids_interval_s=float(os.environ.get("CRM_MEMBERCARE_IDS_INTERVAL", DEFAULTS.ids_interval_s)),
     )
     return {"crm": crm, "membercare": membercare, "sync": sync}

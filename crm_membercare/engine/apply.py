@@ -31,6 +31,7 @@ from crm_membercare.engine.operations import (
 from crm_membercare.engine.plan import canonical
 from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.records import close_rejects, record_rejects
+from crm_membercare.engine.snapshot import WHOLE_FLOW_READ
 from crm_membercare.engine.state import transaction
 from crm_membercare.mapping.canonical import fields_agree
 from crm_membercare.mapping.convert import apply_common_to_mc, common_to_crm_patch, crm_to_common, mc_to_common
@@ -104,6 +105,10 @@ class Executor:
         are not left idle while the state is written.
         """
         counts = {"created": 0, "updated": 0, "deleted": 0, "rejected": 0}
+        if outbox.count_open(self.con, flow.name, direction) >= WHOLE_FLOW_READ:
+            # Many writes: read the links they and their references need in one go, here on the owning
+            # thread, rather than one query per miss from the workers.
+            self.links.fetch_flows((flow.name, *flow.depends_on))
         with ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="apply") as pool:
             for phase in ((CREATE,), (UPDATE, DELETE)):
                 last_id, in_flight = 0, None
@@ -113,6 +118,9 @@ class Executor:
                     submitted = None
                     if batch:
                         last_id = batch[-1].id
+                        ops = [entry.operation for entry in batch]
+                        self.links.fetch(flow.name, [op.crm_id for op in ops if op.crm_id is not None],
+                                         [op.mc_id for op in ops if op.mc_id is not None])
                         with transaction(self.con):
                             outbox.mark_attempts(self.con, [e.id for e in batch])
                         submitted = (batch, [pool.submit(self._perform, flow, entry) for entry in batch])

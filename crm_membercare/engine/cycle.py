@@ -17,7 +17,7 @@ from crm_membercare.engine.apply import ApplyCounts, Executor
 from crm_membercare.engine.derived import plan_derived_flow
 from crm_membercare.engine.extract import ExtractResult, extract_changes, flows_reading, reconcile_ids
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
-from crm_membercare.engine.links import LinkIndex, load_links
+from crm_membercare.engine.links import LinkIndex
 from crm_membercare.engine.operations import FlowPlan
 from crm_membercare.engine.plan import plan_flow
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
@@ -39,6 +39,7 @@ class EngineSettings:
     breaker_minimum: int = breaker.DEFAULT_MINIMUM
     workers: int = 8
     plan_chunk: int = 5000  # dirty records per side planned (and held in memory) at a time
+    ids_interval_s: float = 0.0  # MemberCare `/ids` compared every cycle (0) or at most this often
 
 
 @dataclass
@@ -107,7 +108,8 @@ class SyncEngine:
     def links(self) -> LinkIndex:
         if self._links is None:
             integer_ids = [f.name for f in self.flows if f.mc_id_field == "id"]
-            self._links = load_links(self.con, integer_mc_ids=integer_ids)
+            self._links = LinkIndex(con=self.con, integer_mc_ids=integer_ids,
+                                    many_per_crm=[f.name for f in self.flows if f.derived is not None])
         return self._links
 
     @property
@@ -122,7 +124,8 @@ class SyncEngine:
         flows = flows_reading(table.system, table.resource, self.flows)
         result = extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id, progress=self.progress)
         if table.system == MC_SYSTEM:
-            deleted, fetched = reconcile_ids(self.con, client, table, flows, cycle_id=self.cycle_id)
+            deleted, fetched = reconcile_ids(self.con, client, table, flows, cycle_id=self.cycle_id,
+                                             interval_s=self.settings.ids_interval_s)
             result = ExtractResult(result.system, result.resource, result.read + fetched,
                                    result.changed + fetched, deleted, result.cursor)
         self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")

@@ -35,46 +35,75 @@ from crm_membercare.mapping.links import MappingContext
 from crm_membercare.mapping.problems import MappingError
 
 
+def _expected_sql(flow: Flow) -> tuple[str, list]:
+    """(owner crm id, mc id as text, through flow, owned crm id) of every expected pair: a query, its values."""
+    derived = flow.derived
+    parts, params = [], []
+    for through_name in derived.through:
+        table = raw_table(CRM_SYSTEM, flow_by_name(through_name).crm_resource)
+        parts.append(
+            f"""SELECT t.{derived.owner_field} AS crm_id, l.mc_id, l.flow AS through, l.crm_id AS owned
+                FROM sync.links l JOIN {table.name} t ON t.id = l.crm_id
+                WHERE l.flow = ? AND l.state = 'active' AND t.{derived.owner_field} IS NOT NULL""")
+        params.append(through_name)
+    return " UNION ALL ".join(parts), params
+
+
 def expected_pairs(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[tuple[int, Any], tuple[str, int]]:
     """(owner crm id, mc id) -> (through flow, owned crm id), over the through flows' active links."""
-    derived = flow.derived
-    pairs: dict[tuple[int, Any], tuple[str, int]] = {}
-    for through_name in derived.through:
-        through = flow_by_name(through_name)
-        table = raw_table(CRM_SYSTEM, through.crm_resource)
-        rows = con.execute(
-            f"""SELECT t.{derived.owner_field}, l.mc_id, l.crm_id FROM sync.links l
-                JOIN {table.name} t ON t.id = l.crm_id
-                WHERE l.flow = ? AND l.state = 'active' AND t.{derived.owner_field} IS NOT NULL""",
-            [through_name],
-        ).fetchall()
-        for owner, mc_id, owned in rows:
-            pairs[(int(owner), mc_id_of(flow, mc_id))] = (through_name, int(owned))
-    return pairs
+    expected, params = _expected_sql(flow)
+    rows = con.execute(expected, params).fetchall()
+    return {(int(owner), mc_id_of(flow, mc_id)): (through, int(owned)) for owner, mc_id, through, owned in rows}
+
+
+def _differences(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[list, list]:
+    """The pairs to plan and the links to end, found in DuckDB so the work follows the change.
+
+    To plan: expected pairs not linked yet, and those of a dirty user or invoice. To end: active links no
+    longer expected (an order's owner changed, its invoice link ended).
+    """
+    expected, params = _expected_sql(flow)
+    todo = con.execute(
+        f"""WITH expected AS ({expected}),
+                 existing AS (SELECT crm_id, mc_id FROM sync.links WHERE flow = ? AND state = 'active')
+            SELECT e.crm_id, e.mc_id, e.through, e.owned, x.crm_id IS NOT NULL AS linked
+            FROM expected e LEFT JOIN existing x ON x.crm_id = e.crm_id AND x.mc_id = e.mc_id
+            WHERE x.crm_id IS NULL
+               OR CAST(e.crm_id AS VARCHAR) IN (SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?)
+               OR e.mc_id IN (SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?)""",
+        [*params, flow.name, flow.name, CRM_SYSTEM, flow.name, MC_SYSTEM],
+    ).fetchall()
+    gone = con.execute(
+        f"""WITH expected AS ({expected})
+            SELECT x.crm_id, x.mc_id FROM sync.links x
+            WHERE x.flow = ? AND x.state = 'active'
+              AND NOT EXISTS (SELECT 1 FROM expected e WHERE e.crm_id = x.crm_id AND e.mc_id = x.mc_id)""",
+        [*params, flow.name],
+    ).fetchall()
+    return todo, gone
 
 
 def plan_derived_flow(
     con: duckdb.DuckDBPyConnection, flow: Flow, links: LinkIndex, ctx: MappingContext
 ) -> tuple[FlowPlan, FlowInput]:
     plan = FlowPlan(flow.name)
-    expected = expected_pairs(con, flow)
-    existing = {(link.crm_id, mc_id_of(flow, link.mc_id)): link for link in links.of_flow(flow.name)
-                if link.state == "active"}
+    rows, gone = _differences(con, flow)
+    expected = {(int(owner), mc_id_of(flow, mc_id)): (through, int(owned)) for owner, mc_id, through, owned, _ in rows}
+    linked = {(int(owner), mc_id_of(flow, mc_id)) for owner, mc_id, _, _, is_linked in rows if is_linked}
+    for crm_id, mc_id in gone:
+        plan.ended_links.append((int(crm_id), mc_id_of(flow, mc_id), "owner or order link changed"))
     dirty_crm, dirty_mc = dirty_ids(con, flow)
-    for pair in existing.keys() - expected.keys():
-        plan.ended_links.append((pair[0], pair[1], "owner or order link changed"))
-    todo = [pair for pair in expected if pair not in existing or pair[0] in dirty_crm or pair[1] in dirty_mc]
+    todo = list(expected)
     users = load_records(con, raw_table(CRM_SYSTEM, flow.crm_resource), sorted({p[0] for p in todo}))
     invoices = load_records(con, raw_table(MC_SYSTEM, flow.mc_resource), sorted({p[1] for p in todo}))
     owner_key_row = next(row for row in flow.rows if flow.derived.mc_owner_path in row.mc_paths)
     by_key = _users_by_key(con, flow) if todo else {}
-    bases = load_bases(con, flow.name, [pair for pair in todo if pair in existing])
+    bases = load_bases(con, flow.name, [pair for pair in todo if pair in linked])
     for pair in todo:
         user, invoice = users.get(pair[0]), invoices.get(pair[1])
         if user is None or invoice is None or invoice.gone:
             continue
-        link = existing.get(pair)
-        if link is None:
+        if pair not in linked:
             plan.new_links.append(NewLink(flow.name, pair[0], pair[1], "derived"))
         try:
             crm_values = crm_to_common(flow, user.raw, ctx)

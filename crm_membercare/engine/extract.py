@@ -8,6 +8,7 @@ at those.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -95,16 +96,38 @@ def extract_changes(
     return ExtractResult(table.system, table.resource, read, changed, 0, cursor)
 
 
+def ids_digest(ids: list) -> str:
+    """A digest of an id list that does not depend on its order."""
+    return hashlib.sha256("\n".join(sorted(map(str, ids))).encode()).hexdigest()
+
+
 def reconcile_ids(
-    con: duckdb.DuckDBPyConnection, client, table: RawTable, flows: Iterable[str], *, cycle_id: int = 0
+    con: duckdb.DuckDBPyConnection, client, table: RawTable, flows: Iterable[str], *, cycle_id: int = 0,
+    interval_s: float = 0.0,
 ) -> tuple[int, int]:
     """Compare the system's `/ids` with the stored ids (MemberCare only).
 
     Stored ids the system no longer has were hard-deleted; ids it has that we never stored were missed by
     the incremental read (see docs/clients.md) and are fetched one by one. Returns (deleted, fetched).
+
+    Every cycle by default; `interval_s` > 0 runs it at most that often (DESIGN C1). When the list is the
+    one that last matched the stored ids exactly, and as many stored ids are live as the list holds, the
+    stored ids are that list still, and the comparison is skipped: nothing was stored since that the
+    system no longer has, and nothing the system has is missing.
     """
     flows = tuple(flows)
-    present = pd.DataFrame({"id": client.list_ids(table.resource)}, dtype=object)
+    checked = con.execute(
+        "SELECT ids_checked_at > now() - to_seconds(?), ids_digest FROM sync.cursors WHERE system = ? AND resource = ?",
+        [float(interval_s), table.system, table.resource]).fetchall()
+    if interval_s > 0 and checked and checked[0][0]:
+        return 0, 0
+    ids = client.list_ids(table.resource)
+    digest = ids_digest(ids)
+    live = con.execute(f"SELECT count(*) FROM {table.name} WHERE gone IS DISTINCT FROM 'deleted'").fetchall()[0][0]
+    if checked and checked[0][1] == digest and live == len(ids):
+        _checked(con, table, digest)
+        return 0, 0
+    present = pd.DataFrame({"id": ids}, dtype=object)
     con.register("present_ids", present)
     try:
         # Compared in DuckDB: at a million records, Python sets of ids cost more than the request.
@@ -120,12 +143,16 @@ def reconcile_ids(
     with transaction(con):
         store_gone(con, table, deleted, "deleted")
         mark_dirty(con, flows, table.system, deleted, cycle_id)
-        ids = store_records(con, table, fetched)
-        mark_dirty(con, flows, table.system, ids, cycle_id)
-        con.execute(
-            "UPDATE sync.cursors SET ids_checked_at = now() WHERE system = ? AND resource = ?",
-            [table.system, table.resource],
-        )
+        stored = store_records(con, table, fetched)
+        mark_dirty(con, flows, table.system, stored, cycle_id)
+        # The digest is kept only when the stored ids now are exactly the list (every missing one found).
+        _checked(con, table, digest if len(fetched) == len(missing) else None)
     return len(deleted), len(fetched)
 
 
+def _checked(con: duckdb.DuckDBPyConnection, table: RawTable, digest: str | None) -> None:
+    con.execute(
+        """INSERT INTO sync.cursors (system, resource, ids_checked_at, ids_digest) VALUES (?, ?, now(), ?)
+           ON CONFLICT (system, resource) DO UPDATE SET ids_checked_at = now(), ids_digest = excluded.ids_digest""",
+        [table.system, table.resource, digest],
+    )

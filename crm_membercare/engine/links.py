@@ -8,6 +8,7 @@ most one order or quote, and a link whose record went away is *ended*, not remov
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
+from crm_membercare.engine.state import CATALOG
 
 
 @dataclass(frozen=True)
@@ -28,38 +31,125 @@ class Link:
 
 
 class LinkIndex:
-    """Active and ended links of every flow, by both ids. Implements the mapping's `LinkLookup`."""
+    """Active and ended links of every flow, by both ids. Implements the mapping's `LinkLookup`.
 
-    def __init__(self, links: Iterable[Link] = (), *, integer_mc_ids: Iterable[str] = ()) -> None:
+    Given a connection, it is a cycle's cache over `sync.links`: a link is read when first asked for (in bulk
+    through `fetch` / `fetch_flows`, or one at a time on a miss), so a cycle reads the links of what changed,
+    not all of them. Every link the cycle writes goes through `put`, which keeps the cache current; an answer
+    once read (a link or its absence) is kept for the cycle. Without a connection it holds what it was given.
+    """
+
+    def __init__(self, links: Iterable[Link] = (), *, integer_mc_ids: Iterable[str] = (),
+                 many_per_crm: Iterable[str] = (), con: duckdb.DuckDBPyConnection | None = None) -> None:
         # MemberCare ids travel in their own type: debtor numbers are strings, product and invoice ids integers.
         self._integer_mc_ids = frozenset(integer_mc_ids)
+        # Flows whose CRM record has many links (a derived flow's user): its CRM side is never complete.
+        self._many_per_crm = frozenset(many_per_crm)
+        self._con = con
+        # Worker threads (the executor's mapping) must not use the owner's connection: a miss there reads
+        # through a cursor of its own, which sees what is committed.
+        self._owner_thread = threading.get_ident()
         self._pairs: dict[tuple[str, int, str], Link] = {}
         # One-to-one flows are looked up by either id; a derived flow's user has many invoices, so its
-        # links are reached through `pair` and `of_flow`.
+        # links are reached through `pair`.
         self._by_crm: dict[tuple[str, int], Link] = {}
         self._by_mc: dict[tuple[str, str], Link] = {}
+        self._known_crm: set[tuple[str, int]] = set()
+        self._known_mc: set[tuple[str, str]] = set()
+        self._whole: set[str] = set()
         for link in links:
             self.put(link)
 
     def put(self, link: Link) -> None:
+        link = self._normal(link)
+        crm_key, mc_key = (link.flow, link.crm_id), (link.flow, str(link.mc_id))
+        self._pairs[(link.flow, link.crm_id, str(link.mc_id))] = link
+        self._by_crm[crm_key] = link
+        self._by_mc[mc_key] = link
+        self._known_crm.add(crm_key)
+        self._known_mc.add(mc_key)
+
+    def _normal(self, link: Link) -> Link:
         # Bases stay in DuckDB (loaded per planned pair): a million links' bases would not fit in memory.
         # MemberCare ids keep their own type: product and invoice ids are integers, debtor numbers strings.
         mc_id = int(link.mc_id) if link.flow in self._integer_mc_ids else str(link.mc_id)
-        link = Link(link.flow, int(link.crm_id), mc_id, link.state, None, None)
-        self._pairs[(link.flow, link.crm_id, str(link.mc_id))] = link
-        self._by_crm[(link.flow, link.crm_id)] = link
-        self._by_mc[(link.flow, str(link.mc_id))] = link
+        return Link(link.flow, int(link.crm_id), mc_id, link.state, None, None)
 
+    # --- reading from sync.links ----------------------------------------------------------------------
+    def fetch(self, flow: str, crm_ids: Iterable[int] = (), mc_ids: Iterable[Any] = ()) -> None:
+        """Read the links of these records (of one flow) in one query each side, unless already known."""
+        if self._con is None or flow in self._whole:
+            return
+        crm_wanted = sorted({int(i) for i in crm_ids if (flow, int(i)) not in self._known_crm})
+        mc_wanted = sorted({str(i) for i in mc_ids if (flow, str(i)) not in self._known_mc})
+        if crm_wanted:
+            self._load("flow = ? AND crm_id IN (SELECT unnest(?))", [flow, crm_wanted])
+            self._known_crm.update((flow, i) for i in crm_wanted)
+        if mc_wanted:
+            self._load("flow = ? AND mc_id IN (SELECT unnest(?))", [flow, mc_wanted])
+            self._known_mc.update((flow, i) for i in mc_wanted)
+
+    def fetch_flows(self, flows: Iterable[str]) -> None:
+        """Read every link of these flows (when most of a flow will be asked for: one scan, not many)."""
+        if self._con is None:
+            return
+        wanted = sorted(set(flows) - self._whole)
+        if wanted:
+            self._load("flow IN (SELECT unnest(?))", [wanted])
+            self._whole.update(wanted)
+
+    def _load(self, where: str, params: list) -> None:
+        # Ended links first: when a record has an ended and an active link, the active one answers.
+        query = (f"SELECT flow, crm_id, mc_id, state FROM {CATALOG}.sync.links WHERE {where} "
+                 "ORDER BY state = 'active', updated_at")
+        if threading.get_ident() == self._owner_thread:
+            rows = self._con.execute(query, params).fetchall()
+        else:
+            with self._con.cursor() as reader:
+                rows = reader.execute(query, params).fetchall()
+        # What the cache already holds came from this cycle's own writes or an earlier read: it stays.
+        fresh_crm: set[tuple[str, int]] = set()
+        fresh_mc: set[tuple[str, str]] = set()
+        for row in rows:
+            link = self._normal(Link(*row, None, None))
+            crm_key, mc_key = (link.flow, link.crm_id), (link.flow, str(link.mc_id))
+            self._pairs.setdefault((link.flow, link.crm_id, str(link.mc_id)), link)
+            if crm_key not in self._by_crm or crm_key in fresh_crm:
+                self._by_crm[crm_key] = link
+                fresh_crm.add(crm_key)
+            if mc_key not in self._by_mc or mc_key in fresh_mc:
+                self._by_mc[mc_key] = link
+                fresh_mc.add(mc_key)
+            if link.state == "active":
+                # A record has at most one active link: read by one id, its counterpart's answer is known too.
+                self._known_mc.add(mc_key)
+                if link.flow not in self._many_per_crm:
+                    self._known_crm.add(crm_key)
+
+    def _known(self, flow: str, crm_id: int | None = None, mc_id: str | None = None) -> bool:
+        if self._con is None or flow in self._whole:
+            return True
+        return (flow, crm_id) in self._known_crm if crm_id is not None else (flow, mc_id) in self._known_mc
+
+    # --- lookups ---------------------------------------------------------------------------------------
     def pair(self, flow: str, crm_id: int, mc_id: Any) -> Link | None:
+        # Asked by the MemberCare id: a derived flow's user has many invoices, an invoice one user.
+        if (flow, int(crm_id), str(mc_id)) not in self._pairs and not self._known(flow, mc_id=str(mc_id)):
+            self.fetch(flow, mc_ids=[mc_id])
         return self._pairs.get((flow, int(crm_id), str(mc_id)))
 
     def by_crm(self, flow: str, crm_id: int) -> Link | None:
+        if not self._known(flow, crm_id=int(crm_id)):
+            self.fetch(flow, crm_ids=[crm_id])
         return self._by_crm.get((flow, int(crm_id)))
 
     def by_mc(self, flow: str, mc_id: Any) -> Link | None:
+        if not self._known(flow, mc_id=str(mc_id)):
+            self.fetch(flow, mc_ids=[mc_id])
         return self._by_mc.get((flow, str(mc_id)))
 
     def of_flow(self, flow: str) -> list[Link]:
+        self.fetch_flows([flow])
         return [link for (name, _, _), link in self._pairs.items() if name == flow]
 
     # LinkLookup. An ended link still names the record's counterpart (an archived customer and its closed
@@ -76,12 +166,13 @@ class LinkIndex:
 def load_links(
     con: duckdb.DuckDBPyConnection, flows: Iterable[str] | None = None, *, integer_mc_ids: Iterable[str] = ()
 ) -> LinkIndex:
+    """Every link (of the given flows) read at once: for whole-state checks (QA), not for a cycle."""
     query = "SELECT flow, crm_id, mc_id, state FROM sync.links"
     params: list = []
     if flows is not None:
         query += " WHERE flow IN (SELECT unnest(?))"
         params.append(list(flows))
-    rows = con.execute(query, params).fetchall()
+    rows = con.execute(query + " ORDER BY state = 'active', updated_at", params).fetchall()
     return LinkIndex((
         Link(flow, crm_id, mc_id, state, None, None) for flow, crm_id, mc_id, state in rows
     ), integer_mc_ids=integer_mc_ids)

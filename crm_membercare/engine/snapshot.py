@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import duckdb
@@ -35,6 +35,9 @@ from crm_membercare.engine.records import (
 )
 from crm_membercare.mapping.flows import Flow, MatchRule
 from crm_membercare.mapping.links import MappingContext
+
+# From this many dirty records in a planning chunk on, the referenced flows' links are read whole.
+WHOLE_FLOW_READ = 256
 
 
 def mc_id_of(flow: Flow, value: Any) -> Any:
@@ -94,6 +97,35 @@ def stamped_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, mc_
     return [(crm_id, mc_id_of(flow, mc_id)) for crm_id, mc_id in rows]
 
 
+def prefetch_references(links: LinkIndex, flow: Flow, crm_records: Iterable[Record],
+                        mc_records: Iterable[Record]) -> None:
+    """Read the links the records' references go through, in bulk, before the mapping asks one by one.
+
+    The rows say where their references stand in a payload (`raw_crm` / `raw_mc`); a value that is no id is
+    left for the mapping to report.
+    """
+    wanted: dict[str, tuple[set, set]] = {}
+    for row in flow.rows:
+        if not row.references:
+            continue
+        for side, records in ((CRM_SYSTEM, crm_records), (MC_SYSTEM, mc_records)):
+            read = row.transform.raw_crm if side == CRM_SYSTEM else row.transform.raw_mc
+            for record in records:
+                for raw in read(record.raw):
+                    if getattr(raw.codec, "kind", None) != "reference" or not isinstance(raw.value, int | str):
+                        continue
+                    # A debtor may be either of its options' records: ask each (one query per flow anyway).
+                    throughs = [raw.codec.through] if getattr(raw.codec, "through", "") else row.references
+                    for through in throughs:
+                        crm_ids, mc_ids = wanted.setdefault(through, (set(), set()))
+                        if side == MC_SYSTEM:
+                            mc_ids.add(str(raw.value))
+                        elif isinstance(raw.value, int) or str(raw.value).isdigit():
+                            crm_ids.add(int(raw.value))
+    for through, (crm_ids, mc_ids) in wanted.items():
+        links.fetch(through, crm_ids, mc_ids)
+
+
 def _match_keys(rule: MatchRule, records: list[dict], side: str) -> set[str]:
     keys = set()
     for rule_level in (rule, rule.fallback):
@@ -119,6 +151,9 @@ def load_flow_input(
     dirty_crm, dirty_mc = dirty if dirty is not None else dirty_ids(con, flow)
     dirty_crm, dirty_mc = set(dirty_crm), set(dirty_mc)
     crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
+    # The links planning asks for, read in bulk: the dirty records' own, and for a large change the whole
+    # of the flows their references go through (one scan instead of a query per reference).
+    links.fetch(flow.name, dirty_crm, dirty_mc)
     mc_records = load_records(con, mc_table, sorted(dirty_mc, key=str), flow)
     dirty_mc &= set(mc_records)  # invoices of the other type belong to the other flow
     crm_ids = set(dirty_crm)
@@ -136,9 +171,11 @@ def load_flow_input(
         con, flow, [i for i in dirty_crm if not links.by_crm(flow.name, i)],
         [i for i in dirty_mc if not links.by_mc(flow.name, i)],
     )
+    links.fetch(flow.name, [c for c, _ in identities], [m for _, m in identities])
     crm_records.update(load_records(con, crm_table, sorted({c for c, _ in identities} - set(crm_records))))
     mc_ids |= {m for _, m in identities}
     mc_records.update(load_records(con, mc_table, sorted(mc_ids - set(mc_records), key=str), flow))
+    prefetch_references(links, flow, crm_records.values(), mc_records.values())
     crm_keys, mc_keys = KeyIndex(), KeyIndex()
     if flow.match is not None:
         wanted = _match_keys(flow.match, [crm_records[i].raw for i in dirty_crm
@@ -146,6 +183,7 @@ def load_flow_input(
         wanted |= _match_keys(flow.match, [mc_records[i].raw for i in dirty_mc if not links.by_mc(flow.name, i)],
                               "membercare")
         crm_keys, mc_keys = indexes_for(con, flow, wanted, int, lambda value: mc_id_of(flow, value))
+        links.fetch(flow.name, crm_keys.primary_of, mc_keys.primary_of)
     pairs = {(link.crm_id, link.mc_id) for link in
              [*(links.by_crm(flow.name, i) for i in dirty_crm), *(links.by_mc(flow.name, i) for i in dirty_mc)]
              if link is not None}

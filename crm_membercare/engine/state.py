@@ -108,7 +108,12 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
             conflicts INTEGER, rejects INTEGER, pending INTEGER, PRIMARY KEY (cycle_id, flow))""")
 
 
-MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_migration_1,)
+def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
+    # The digest of the last `/ids` list that matched the stored ids: an unchanged list skips the comparison.
+    con.execute("ALTER TABLE sync.cursors ADD COLUMN ids_digest VARCHAR")
+
+
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_migration_1, _migration_2)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
