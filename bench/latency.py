@@ -36,6 +36,8 @@ INSTANCE_YAML = """\
 concurrency:
   runs:
     max_concurrent_runs: 1
+run_queue:
+  dequeue_interval_seconds: 1
 telemetry:
   enabled: false
 """
