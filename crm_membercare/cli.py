@@ -87,7 +87,8 @@ def _sync(args: argparse.Namespace) -> int:
 
     while True:
         try:
-            with open_state(settings.db_path) as con, settings.customcrm_client() as crm, \
+            with open_state(settings.db_path, memory_limit=settings.duckdb_memory_limit) as con, \
+                    settings.customcrm_client() as crm, \
                     settings.membercare_client() as mc:
                 report = SyncEngine(con, crm, mc, engine_settings, progress=progress).run_cycle()
         except SystemApiError as error:

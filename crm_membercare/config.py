@@ -42,6 +42,7 @@ class Settings:
     conflict_policy: dict[str, str] = field(default_factory=dict)  # flow -> newest | crm | membercare
     delete_policy: dict[str, str] = field(default_factory=dict)  # flow -> propagate | unlink | ignore
     ids_interval_s: float = 0.0  # how often MemberCare's `/ids` are compared; 0 = every cycle (DESIGN C1)
+    duckdb_memory_limit: str = "1GB"  # DuckDB's share of the sync process's memory (it spills beyond it)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -57,6 +58,7 @@ class Settings:
             conflict_policy=parse_policies(env.get("CRM_MEMBERCARE_CONFLICT_POLICY", ""), CONFLICT_POLICIES),
             delete_policy=parse_policies(env.get("CRM_MEMBERCARE_DELETE_POLICY", ""), DELETE_POLICIES),
             ids_interval_s=float(env.get("CRM_MEMBERCARE_IDS_INTERVAL", defaults.ids_interval_s)),
+            duckdb_memory_limit=env.get("CRM_MEMBERCARE_DUCKDB_MEMORY", defaults.duckdb_memory_limit),
         )
 
     def customcrm_client(self, **options) -> CustomCrmClient:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 
 from crm_membercare.engine import breaker
 from crm_membercare.engine.extract import get_cursor
-from crm_membercare.engine.state import MIGRATIONS, open_state, schema_version
+from crm_membercare.engine.state import CATALOG, MIGRATIONS, open_state, schema_version
 
 
 def test_a_new_file_is_migrated_and_an_existing_one_is_left_as_it_is(tmp_path):
@@ -30,3 +31,26 @@ def test_single_row_reads_leave_the_connection_free(tmp_path):
             con.register("probe", pd.DataFrame({"id": [1]}))
             assert con.execute("SELECT count(*) FROM probe").fetchall() == [(1,)]
             con.unregister("probe")
+
+
+def test_a_file_of_the_first_release_is_migrated_in_place(tmp_path):
+    """A state file written before `/ids` digests existed keeps its cursors and gains the column."""
+    path = tmp_path / "sync.duckdb"
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{path}' AS {CATALOG}")
+        con.execute(f"USE {CATALOG}")
+        schema_version(con)
+        MIGRATIONS[0](con)
+        con.execute("INSERT INTO sync.schema_version VALUES (1)")
+        con.execute("INSERT INTO sync.cursors (system, resource, cursor) VALUES ('membercare', 'persons', 'c')")
+    with open_state(path) as con:
+        assert schema_version(con) == len(MIGRATIONS) >= 2
+        assert con.execute("SELECT cursor, ids_digest FROM sync.cursors").fetchall() == [("c", None)]
+
+
+def test_duckdb_memory_is_bounded_and_spills_next_to_the_state_file(tmp_path):
+    with open_state(tmp_path / "sync.duckdb", memory_limit="256MB") as con:
+        limit, spill = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()[0]
+    assert limit == "244.1 MiB", limit  # 256 MB in DuckDB's binary units
+    assert spill == f"{tmp_path / 'sync.duckdb'}.tmp"

@@ -66,6 +66,7 @@ class SyncEngineResource(dg.ConfigurableResource):
     stale_outbox_cycles: int = 3
     workers: int = 8
     ids_interval_s: float = 0.0  # as CRM_MEMBERCARE_IDS_INTERVAL: MemberCare `/ids` compared every cycle (0)
+    duckdb_memory_limit: str = DEFAULTS.duckdb_memory_limit  # as CRM_MEMBERCARE_DUCKDB_MEMORY
 
     _stack: ExitStack | None = PrivateAttr(default=None)
     _engine: SyncEngine | None = PrivateAttr(default=None)
@@ -90,7 +91,7 @@ class SyncEngineResource(dg.ConfigurableResource):
         if self._engine is None:
             stack = self._stack if self._stack is not None else ExitStack()
             self._stack = stack
-            con = stack.enter_context(open_state(self.db_path))
+            con = stack.enter_context(open_state(self.db_path, memory_limit=self.duckdb_memory_limit))
             crm = stack.enter_context(self.crm.client())
             mc = stack.enter_context(self.membercare.client())
             settings = EngineSettings(
@@ -186,5 +187,6 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         conflict_policy=_env("CRM_MEMBERCARE_CONFLICT_POLICY", ""),
         delete_policy=_env("CRM_MEMBERCARE_DELETE_POLICY", ""),
         ids_interval_s=float(os.environ.get("CRM_MEMBERCARE_IDS_INTERVAL", DEFAULTS.ids_interval_s)),
+        duckdb_memory_limit=os.environ.get("CRM_MEMBERCARE_DUCKDB_MEMORY", DEFAULTS.duckdb_memory_limit),
     )
     return {"crm": crm, "membercare": membercare, "sync": sync}

@@ -139,15 +139,22 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return current
 
 
+# DuckDB's own memory (buffer pool, indexes, joins). Its default, 80 % of the machine, lets a large state's
+# scans grow the process far past what a cycle needs; above the limit, joins and sorts spill to disk.
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
 @contextmanager
-def open_state(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_state(path: str | Path, *, read_only: bool = False,
+               memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the state file, migrated to the current schema (read-only: as it is)."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     # Attached under a fixed name: a file called sync.duckdb would otherwise be a catalog named "sync",
-    # and "sync.links" would be ambiguous between that catalog and the schema.
-    con = duckdb.connect()
+    # and "sync.links" would be ambiguous between that catalog and the schema. The connection itself is in
+    # memory, so where to spill is said explicitly (next to the state file).
+    con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": f"{path}.tmp"})
     con.execute(f"ATTACH ? AS {CATALOG}{' (READ_ONLY)' if read_only else ''}", [str(path)])
     con.execute(f"USE {CATALOG}")
     try:
