@@ -79,7 +79,9 @@ def rows(scales: dict[str, dict], latency: dict | None) -> list[Row]:
         binding = scale == "medium"
         if first:
             measured = f"{first['seconds']:.1f} s, {s['first_sync_requests']} req"
-            out.append(Row("first sync (s, requests)", scale, measured, "", "info"))
+            what = ("first cycle: relink of a stamped installation (s, requests)" if s.get("stamped")
+                    else "first sync (s, requests)")
+            out.append(Row(what, scale, measured, "", "info"))
         elif s.get("first_sync_capped"):
             capped = s["first_sync_capped"]
             out.append(Row("first sync", scale, f"stopped at cap after {capped['seconds']:.0f} s "

@@ -29,6 +29,9 @@ DEFAULTS = Settings()
 @dataclass
 class ScaleResult:
     scale: str
+    # Seeded as an installation already in sync (overlap 1.0, every record stamped with its counterpart):
+    # the first cycle is then a relink from the stamps, not a first sync (see sandbox/seeding/stamps.py).
+    stamped: bool = False
     seeded: dict = field(default_factory=dict)
     seed_seconds: float = 0.0
     first_sync: dict | None = None
@@ -93,7 +96,8 @@ def seed(work: Path, scale: str, result: ScaleResult) -> None:
     started = time.perf_counter()
     with running(pristine) as sandboxes:
         for sandbox in sandboxes.each():
-            body = {"seed": SEED, "scale": scale, "overlap": OVERLAP}
+            body = {"seed": SEED, "scale": scale, "overlap": 1.0 if result.stamped else OVERLAP,
+                    "stamped": result.stamped}
             result.seeded[sandbox.kind] = sandbox.admin("POST", "seed", json=body).json()["seeded"]
     result.seed_seconds = time.perf_counter() - started
 

@@ -54,3 +54,27 @@ def test_a_lost_state_file_relinks_by_identity_and_creates_nothing(tmp_path, cus
                                                    "WHERE flow NOT LIKE 'users%'").fetchall()}
     assert links_after == links_before
     assert linked_by == {"external_id"}
+
+
+@pytest.mark.parametrize("overlap", [1.0, 0.4])
+def test_systems_seeded_as_already_synced_relink_from_their_stamps_without_a_write(
+        tmp_path, customcrm_server, membercare_server, overlap):
+    """`stamped` seeding (what `make bench` uses at large) gives every shared record its counterpart's identity:
+    the first cycle links exactly those pairs by identity and writes nothing for them."""
+    for server in (customcrm_server, membercare_server):
+        body = {"seed": 5, "scale": SCALE, "overlap": overlap, "stamped": True}
+        httpx.post(f"{server.root_url}/_sandbox/seed", json=body, timeout=120).raise_for_status()
+        httpx.delete(f"{server.root_url}/_sandbox/stats").raise_for_status()
+    with CustomCrmClient(customcrm_server.api_url, "sandbox-crm-token") as crm:
+        stamped = {(resource, r["id"]): r["external_ref"] for resource in ("customers", "contacts", "products",
+                                                                          "orders", "quotes")
+                   for page in crm.iter_changes(resource) for r in page.records if r["external_ref"]}
+    cycle(tmp_path / "sync.duckdb", customcrm_server, membercare_server)
+    with open_state(tmp_path / "sync.duckdb", read_only=True) as con:
+        by_identity = {row for row in con.execute(
+            "SELECT flow, crm_id, mc_id FROM sync.links WHERE linked_by = 'external_id'").fetchall()}
+    expected = {(f"{resource}_{ref.split(':')[1]}", crm_id, ref.split(":")[2])
+                for (resource, crm_id), ref in stamped.items()}
+    assert by_identity == expected and len(expected) >= overlap * 50
+    if overlap == 1.0:
+        assert writes(customcrm_server, membercare_server) == 0, "an installation in sync needs no write"

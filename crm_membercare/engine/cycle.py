@@ -182,9 +182,10 @@ class SyncEngine:
         try:
             for table in RAW_TABLES:
                 report.extracts.append(self.extract(table))
-            for flow in self.flows:
+            for position, flow in enumerate(self.flows):
                 plan = self.plan(flow)
                 counts, status = self.writeback(flow)
+                self._forget_links_no_longer_needed(position)
                 report.flows[flow.name] = FlowSummary(
                     flow.name, len(plan.operations), counts.created, counts.updated, counts.deleted,
                     len(plan.conflicts), len(plan.rejects) + counts.rejected, counts.pending,
@@ -195,6 +196,11 @@ class SyncEngine:
             raise
         self.finish_cycle(report)
         return report
+
+
+    def _forget_links_no_longer_needed(self, done: int) -> None:
+        later = {name for flow in self.flows[done + 1:] for name in (flow.name, *flow.depends_on)}
+        self.links.forget(flow.name for flow in self.flows[:done + 1] if flow.name not in later)
 
 
 def run_cycle(con: duckdb.DuckDBPyConnection, crm: CustomCrmClient, mc: MemberCareClient,

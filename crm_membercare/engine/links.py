@@ -126,6 +126,19 @@ class LinkIndex:
                 if link.flow not in self._many_per_crm:
                     self._known_crm.add(crm_key)
 
+    def forget(self, flows: Iterable[str]) -> None:
+        """Drop what is held of these flows (no flow still to plan needs them): memory stays bounded by
+        the flows in use, not by every link of the cycle. Asked again, they are read again."""
+        if self._con is None:
+            return
+        gone = set(flows)
+        for cache in (self._pairs, self._by_crm, self._by_mc):
+            for key in [key for key in cache if key[0] in gone]:
+                del cache[key]
+        self._known_crm = {key for key in self._known_crm if key[0] not in gone}
+        self._known_mc = {key for key in self._known_mc if key[0] not in gone}
+        self._whole -= gone
+
     def _known(self, flow: str, crm_id: int | None = None, mc_id: str | None = None) -> bool:
         if self._con is None or flow in self._whole:
             return True

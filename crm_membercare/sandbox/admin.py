@@ -18,6 +18,8 @@ class SeedRequest(BaseModel):
     seed: int = 1
     scale: Scale = "small"
     overlap: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Shared records carry their counterpart's sync identity, as if synced before (an extension of DESIGN A).
+    stamped: bool = False
 
 
 class ClockRequest(BaseModel):
@@ -27,7 +29,7 @@ class ClockRequest(BaseModel):
 class SeedableStore(Protocol):
     def reset(self) -> None: ...
 
-    def seed(self, seed: int, scale: Scale, overlap: float) -> dict[str, int]:
+    def seed(self, seed: int, scale: Scale, overlap: float, stamped: bool = False) -> dict[str, int]:
         """Write deterministic fake data straight into the store; return the record count per resource."""
         ...
 
@@ -43,7 +45,7 @@ def admin_router(store: SeedableStore, injector: FaultInjector, clock: SandboxCl
     @router.post("/seed")
     def seed(request: SeedRequest) -> dict[str, Any]:
         try:
-            counts = store.seed(request.seed, request.scale, request.overlap)
+            counts = store.seed(request.seed, request.scale, request.overlap, request.stamped)
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from error
         return {"seeded": counts}

@@ -151,7 +151,7 @@ class CustomCrmStore(SqliteStore):
         more = len(rows) > limit
         return records, Position(rows[limit - 1][0], rows[limit - 1][1]) if more else None
 
-    def seed(self, seed: int, scale: Scale, overlap: float) -> dict[str, int]:
+    def seed(self, seed: int, scale: Scale, overlap: float, stamped: bool = False) -> dict[str, int]:
         """Reset, then bulk-insert the generated records straight into SQLite and move the sequences past them."""
         from crm_membercare.sandbox.seeding import generate
 
@@ -161,7 +161,7 @@ class CustomCrmStore(SqliteStore):
             self._drop_everything()
             self._db.execute("BEGIN")
             try:
-                for resource, chunk in generate("customcrm", seed, scale, overlap, self.clock.now()):
+                for resource, chunk in generate("customcrm", seed, scale, overlap, self.clock.now(), stamped=stamped):
                     self._db.executemany(_INSERT.format(resource), [_seed_row(resource, r, highest) for r in chunk])
                     counts[resource] += len(chunk)
                 self._db.executemany(

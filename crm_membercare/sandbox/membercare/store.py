@@ -137,7 +137,7 @@ class MemberCareStore(SqliteStore):
         with self._lock:
             return [row[0] for row in self._db.execute(f"SELECT id FROM {_table(resource)} ORDER BY id")]
 
-    def seed(self, seed: int, scale: Scale, overlap: float) -> dict[str, int]:
+    def seed(self, seed: int, scale: Scale, overlap: float, stamped: bool = False) -> dict[str, int]:
         """Reset, then bulk-insert the generated records straight into SQLite and move the sequences past them."""
         from crm_membercare.sandbox.seeding import generate
 
@@ -147,7 +147,7 @@ class MemberCareStore(SqliteStore):
             self._drop_everything()
             self._db.execute("BEGIN")
             try:
-                for resource, chunk in generate("membercare", seed, scale, overlap, self.clock.now()):
+                for resource, chunk in generate("membercare", seed, scale, overlap, self.clock.now(), stamped=stamped):
                     self._db.executemany(
                         f"INSERT INTO {_table(resource)} (id, changed_at, external_id, unique_key, body) "
                         "VALUES (?, ?, ?, ?, ?)",

@@ -29,6 +29,7 @@ from crm_membercare.sandbox.seeding.customcrm import customcrm_records
 from crm_membercare.sandbox.seeding.layout import Scale, plan_layout
 from crm_membercare.sandbox.seeding.membercare import membercare_records
 from crm_membercare.sandbox.seeding.pools import build_pools
+from crm_membercare.sandbox.seeding.stamps import stamp_shared
 from crm_membercare.sandbox.seeding.world import SideWorld
 
 __all__ = ["CHUNK_SIZE", "Scale", "generate"]
@@ -39,10 +40,12 @@ _RENDERERS = {"customcrm": customcrm_records, "membercare": membercare_records}
 
 def generate(
     system: Literal["customcrm", "membercare"], seed: int, scale: Scale, overlap: float, now: datetime,
+    *, stamped: bool = False,
 ) -> Iterator[tuple[str, list[dict]]]:
     """Yield `(resource, chunk)` with chunks of at most CHUNK_SIZE API-shaped records, in dependency order.
 
     Arguments are checked before the first record is made (ValueError), so a bad request fails fast.
+    `stamped`: shared records carry their counterpart's identity, as a sync would have left them (stamps.py).
     """
     if system not in _RENDERERS:
         raise ValueError(f"unknown system {system!r}")
@@ -50,7 +53,8 @@ def generate(
         raise ValueError("now must be an aware datetime")
     layout = plan_layout(seed, scale, overlap)
     world = SideWorld(layout, system, build_pools(seed), now)
-    return _chunked(_RENDERERS[system](world))
+    records = _RENDERERS[system](world)
+    return _chunked(stamp_shared(system, layout, records) if stamped else records)
 
 
 def _chunked(records: Iterator[tuple[str, dict]]) -> Iterator[tuple[str, list[dict]]]:
