@@ -48,7 +48,8 @@ def mc_id_of(flow: Flow, value: Any) -> Any:
 def _type_filter(flow: Flow, alias: str = "") -> str:
     if flow.invoice_type is None:
         return ""
-    return f" AND {alias}raw->>'invoiceType' = '{flow.invoice_type}'"  # a constant of the flow, not input
+    # The typed column, not the JSON: a filter on `raw` would parse every invoice's document.
+    return f" AND {alias}invoice_type = '{flow.invoice_type}'"  # a constant of the flow, not input
 
 
 def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flow: Flow | None = None) -> dict:
@@ -82,17 +83,31 @@ def stamped_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, mc_
     if not crm_ids and not mc_ids:
         return []
     crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
-    crm_stamp = f"'{CRM_SYSTEM}:{flow.crm_resource}:' || CAST(c.id AS VARCHAR)"
-    mc_stamp = f"'{MC_SYSTEM}:{flow.mc_resource}:' || CAST(m.id AS VARCHAR)"
-    wanted = "(c.id IN (SELECT unnest($crm)) OR CAST(m.id AS VARCHAR) IN (SELECT unnest($mc)))"
-    wanted += _type_filter(flow, "m.")
+    crm_prefix, mc_prefix = f"{CRM_SYSTEM}:{flow.crm_resource}:", f"{MC_SYSTEM}:{flow.mc_resource}:"
+    mc_type = mc_table.id_type
+    type_filter = _type_filter(flow, "m.")
+    # Each side's stamp names the other record's id: compared as text with the stamps of the given ids, or
+    # parsed into an id and joined on it. Every part is restricted by the given ids before it joins, so the
+    # work follows the records planned, not the size of the tables.
     rows = con.execute(
-        f"""SELECT c.id, m.id FROM {crm_table.name} c JOIN {mc_table.name} m ON m.external_id = {crm_stamp}
-            WHERE {wanted}
+        f"""SELECT c.id, m.id FROM {crm_table.name} c JOIN {mc_table.name} m
+              ON m.id = TRY_CAST(split_part(c.external_id, ':', 3) AS {mc_type})
+            WHERE c.id IN (SELECT unnest($crm)) AND starts_with(c.external_id, $mc_prefix){type_filter}
             UNION
-            SELECT c.id, m.id FROM {crm_table.name} c JOIN {mc_table.name} m ON c.external_id = {mc_stamp}
-            WHERE {wanted}""",
-        {"crm": list(crm_ids), "mc": [str(i) for i in mc_ids]},
+            SELECT c.id, m.id FROM {crm_table.name} c JOIN {mc_table.name} m
+              ON m.id = TRY_CAST(split_part(c.external_id, ':', 3) AS {mc_type})
+            WHERE c.external_id IN (SELECT $mc_prefix || unnest($mc)){type_filter}
+            UNION
+            SELECT c.id, m.id FROM {mc_table.name} m JOIN {crm_table.name} c
+              ON c.id = TRY_CAST(split_part(m.external_id, ':', 3) AS BIGINT)
+            WHERE m.id IN (SELECT CAST(unnest($mc) AS {mc_type})) AND starts_with(m.external_id, $crm_prefix)
+              {type_filter}
+            UNION
+            SELECT c.id, m.id FROM {mc_table.name} m JOIN {crm_table.name} c
+              ON c.id = TRY_CAST(split_part(m.external_id, ':', 3) AS BIGINT)
+            WHERE m.external_id IN (SELECT $crm_prefix || CAST(unnest($crm) AS VARCHAR)){type_filter}""",
+        {"crm": [int(i) for i in crm_ids], "mc": [str(i) for i in mc_ids], "crm_prefix": crm_prefix,
+         "mc_prefix": mc_prefix},
     ).fetchall()
     return [(crm_id, mc_id_of(flow, mc_id)) for crm_id, mc_id in rows]
 
