@@ -42,7 +42,7 @@ class Settings:
     conflict_policy: dict[str, str] = field(default_factory=dict)  # flow -> newest | crm | membercare
     delete_policy: dict[str, str] = field(default_factory=dict)  # flow -> propagate | unlink | ignore
     ids_interval_s: float = 0.0  # how often MemberCare's `/ids` are compared; 0 = every cycle (DESIGN C1)
-    duckdb_memory_limit: str = "1GB"  # DuckDB's share of the sync process's memory (it spills beyond it)
+    duckdb_memory_limit: str = "512MB"  # DuckDB's share of the sync process's memory (it spills beyond it)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

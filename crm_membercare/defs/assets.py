@@ -113,12 +113,12 @@ def links_asset(flow: Flow) -> dg.AssetsDefinition:
         plan = sync.plan(flow)
         counts = qa.link_counts(sync.con, flow)
         conflicts = [{"crm_id": c.crm_id, "mc_id": c.mc_id, "field": c.conflict.field,
-                      "winner": c.conflict.winner} for c in plan.conflicts[:PREVIEW_ROWS]]
+                      "winner": c.conflict.winner} for c in plan.conflict_preview[:PREVIEW_ROWS]]
         return dg.MaterializeResult(metadata={
-            "dagster/row_count": counts["active"], "ended": counts["ended"], "new_links": len(plan.new_links),
-            "planned": len(plan.operations), "creates": plan.count(CREATE), "updates": plan.count(UPDATE),
-            "deletes": plan.count(DELETE), "conflicts": len(plan.conflicts), "rejects": len(plan.rejects),
-            "waiting": len(plan.waiting), "ambiguous": counts["ambiguous"], "open_rejects": counts["open_rejects"],
+            "dagster/row_count": counts["active"], "ended": counts["ended"], "new_links": plan.new_links,
+            "planned": plan.operations, "creates": plan.count(CREATE), "updates": plan.count(UPDATE),
+            "deletes": plan.count(DELETE), "conflicts": plan.conflicts, "rejects": plan.rejects,
+            "waiting": plan.waiting, "ambiguous": counts["ambiguous"], "open_rejects": counts["open_rejects"],
             "conflicts_preview": dg.MetadataValue.md(markdown_table(conflicts)),
         })
 

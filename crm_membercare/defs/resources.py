@@ -21,7 +21,7 @@ from crm_membercare.engine import breaker, outbox, qa
 from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.cycle import CycleReport, EngineSettings, FlowSummary, SyncEngine
 from crm_membercare.engine.extract import ExtractResult
-from crm_membercare.engine.operations import FlowPlan
+from crm_membercare.engine.operations import PlanSummary
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.state import open_state, transaction
 from crm_membercare.mapping.countries import CountryTable
@@ -141,13 +141,13 @@ class SyncEngineResource(dg.ConfigurableResource):
         with transaction(self.con):
             return breaker.acknowledge(self.con, flow.name)
 
-    def plan(self, flow: Flow) -> FlowPlan:
+    def plan(self, flow: Flow) -> PlanSummary:
         plan = self._guarded(lambda: self.engine.plan(flow))
         summary = self._summary(flow)
-        summary.planned += len(plan.operations)
-        summary.conflicts += len(plan.conflicts)
-        summary.rejects += len(plan.rejects)
-        summary.waiting, summary.ambiguous = len(plan.waiting), len(plan.ambiguous)
+        summary.planned += plan.operations
+        summary.conflicts += plan.conflicts
+        summary.rejects += plan.rejects
+        summary.waiting, summary.ambiguous = plan.waiting, plan.ambiguous
         return plan
 
     def hold_for_breaker(self, flow: Flow) -> breaker.BreakerStatus:

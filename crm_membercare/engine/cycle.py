@@ -18,7 +18,7 @@ from crm_membercare.engine.derived import plan_derived_flow
 from crm_membercare.engine.extract import ExtractResult, extract_changes, flows_reading, reconcile_ids
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import LinkIndex
-from crm_membercare.engine.operations import FlowPlan
+from crm_membercare.engine.operations import PlanSummary
 from crm_membercare.engine.plan import plan_flow
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
 from crm_membercare.engine.snapshot import chunks, dirty_ids, load_flow_input, retry_ambiguous, save_plan
@@ -131,15 +131,16 @@ class SyncEngine:
         self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")
         return result
 
-    def plan(self, flow: Flow) -> FlowPlan:
+    def plan(self, flow: Flow) -> PlanSummary:
         """Plan the flow's dirty records, a chunk at a time, each chunk committed with its operations."""
+        total = PlanSummary(flow.name)
         if flow.derived is not None:
             with transaction(self.con):
                 plan, given = plan_derived_flow(self.con, flow, self.links, self.context)
                 save_plan(self.con, plan, given, self.cycle_id)
-            self.progress(f"planned {flow.name}: {len(plan.operations)} operations")
-            return plan
-        total = FlowPlan(flow.name)
+            total.add(plan)
+            self.progress(f"planned {flow.name}: {total.operations} operations")
+            return total
         with transaction(self.con):
             retry_ambiguous(self.con, flow, self.cycle_id)
         for part in chunks(dirty_ids(self.con, flow), self.settings.plan_chunk):
@@ -151,12 +152,12 @@ class SyncEngine:
                 )
                 plan = plan_flow(given)
                 save_plan(self.con, plan, given, self.cycle_id)
-            total.extend(plan)
+            total.add(plan)
         # The breaker is judged on the change set as planned, so a tripped flow is recorded (and can be
         # acknowledged) even when a blocking check stops its writeback before it starts.
         with transaction(self.con):
             breaker.guard(self.con, self.breaker_status(flow))
-        self.progress(f"planned {flow.name}: {len(total.operations)} operations")
+        self.progress(f"planned {flow.name}: {total.operations} operations")
         return total
 
     def breaker_status(self, flow: Flow) -> breaker.BreakerStatus:
@@ -187,9 +188,9 @@ class SyncEngine:
                 counts, status = self.writeback(flow)
                 self._forget_links_no_longer_needed(position)
                 report.flows[flow.name] = FlowSummary(
-                    flow.name, len(plan.operations), counts.created, counts.updated, counts.deleted,
-                    len(plan.conflicts), len(plan.rejects) + counts.rejected, counts.pending,
-                    len(plan.waiting), len(plan.ambiguous), status,
+                    flow.name, plan.operations, counts.created, counts.updated, counts.deleted,
+                    plan.conflicts, plan.rejects + counts.rejected, counts.pending,
+                    plan.waiting, plan.ambiguous, status,
                 )
         except BaseException:
             self.finish_cycle(report, status="failed")

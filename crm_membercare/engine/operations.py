@@ -107,11 +107,40 @@ class FlowPlan:
     ambiguous: list[Ambiguous] = field(default_factory=list)
     settled: list[tuple[str, Any, tuple[str, ...]]] = field(default_factory=list)  # (side, id, agreed rows)
 
-    def extend(self, other: FlowPlan) -> None:
-        """Add another chunk's plan of the same flow (for reporting totals)."""
-        for name in ("operations", "new_links", "ended_links", "bases", "conflicts", "rejects", "waiting", "ambiguous",
-                     "settled"):
-            getattr(self, name).extend(getattr(other, name))
-
     def count(self, kind: str) -> int:
         return sum(1 for op in self.operations if op.kind == kind)
+
+
+@dataclass
+class PlanSummary:
+    """What planning a flow came to, in counts and a short preview of its conflicts.
+
+    A flow is planned a chunk at a time and each chunk's plan is committed and let go: at a million records
+    the plans themselves (values, bases) would not fit in memory, their counts do.
+    """
+
+    flow: str
+    operations: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    new_links: int = 0
+    conflicts: int = 0
+    rejects: int = 0
+    waiting: int = 0
+    ambiguous: int = 0
+    conflict_preview: list[RecordedConflict] = field(default_factory=list)
+
+    PREVIEW = 20
+
+    def add(self, plan: FlowPlan) -> None:
+        self.operations += len(plan.operations)
+        for op in plan.operations:
+            self.kinds[op.kind] = self.kinds.get(op.kind, 0) + 1
+        self.new_links += len(plan.new_links)
+        self.conflicts += len(plan.conflicts)
+        self.rejects += len(plan.rejects)
+        self.waiting += len(plan.waiting)
+        self.ambiguous += len(plan.ambiguous)
+        self.conflict_preview += plan.conflicts[:self.PREVIEW - len(self.conflict_preview)]
+
+    def count(self, kind: str) -> int:
+        return self.kinds.get(kind, 0)

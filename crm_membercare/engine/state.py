@@ -141,7 +141,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 # DuckDB's own memory (buffer pool, indexes, joins). Its default, 80 % of the machine, lets a large state's
 # scans grow the process far past what a cycle needs; above the limit, joins and sorts spill to disk.
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 @contextmanager
