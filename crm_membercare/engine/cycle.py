@@ -135,10 +135,11 @@ class SyncEngine:
         """Plan the flow's dirty records, a chunk at a time, each chunk committed with its operations."""
         total = PlanSummary(flow.name)
         if flow.derived is not None:
-            with transaction(self.con):
-                plan, given = plan_derived_flow(self.con, flow, self.links, self.context)
-                save_plan(self.con, plan, given, self.cycle_id)
-            total.add(plan)
+            for plan, given in plan_derived_flow(self.con, flow, self.links, self.context,
+                                                 chunk=self.settings.plan_chunk):
+                with transaction(self.con):
+                    save_plan(self.con, plan, given, self.cycle_id)
+                total.add(plan)
             self.progress(f"planned {flow.name}: {total.operations} operations")
             return total
         with transaction(self.con):

@@ -9,6 +9,7 @@ the order or quote to the CRM user with that key instead, or is a reject when no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -84,20 +85,33 @@ def _differences(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[list, list
 
 
 def plan_derived_flow(
-    con: duckdb.DuckDBPyConnection, flow: Flow, links: LinkIndex, ctx: MappingContext
-) -> tuple[FlowPlan, FlowInput]:
-    plan = FlowPlan(flow.name)
+    con: duckdb.DuckDBPyConnection, flow: Flow, links: LinkIndex, ctx: MappingContext, *, chunk: int = 5000,
+) -> Iterator[tuple[FlowPlan, FlowInput]]:
+    """The flow's plan in chunks of at most `chunk` pairs (records of a chunk are loaded for it alone), each to
+    be saved before the next is made. The dirty marks go with the last chunk: a cycle stopped half-way plans
+    the rest again."""
     rows, gone = _differences(con, flow)
+    dirty_crm, dirty_mc = dirty_ids(con, flow)
+    owner_key_row = next(row for row in flow.rows if flow.derived.mc_owner_path in row.mc_paths)
+    by_key = _users_by_key(con, flow) if rows else {}
+    starts = range(0, max(len(rows), 1), chunk)
+    for start in starts:
+        plan = FlowPlan(flow.name)
+        if start == 0:
+            for crm_id, mc_id in gone:
+                plan.ended_links.append((int(crm_id), mc_id_of(flow, mc_id), "owner or order link changed"))
+        _plan_pairs(con, flow, ctx, plan, rows[start:start + chunk], owner_key_row, by_key)
+        last = start == starts[-1]
+        yield plan, FlowInput(flow, {}, {}, dirty_crm if last else set(), dirty_mc if last else set(), links, ctx)
+
+
+def _plan_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext, plan: FlowPlan, rows: list,
+                owner_key_row: Any, by_key: dict[str, list[int]]) -> None:
     expected = {(int(owner), mc_id_of(flow, mc_id)): (through, int(owned)) for owner, mc_id, through, owned, _ in rows}
     linked = {(int(owner), mc_id_of(flow, mc_id)) for owner, mc_id, _, _, is_linked in rows if is_linked}
-    for crm_id, mc_id in gone:
-        plan.ended_links.append((int(crm_id), mc_id_of(flow, mc_id), "owner or order link changed"))
-    dirty_crm, dirty_mc = dirty_ids(con, flow)
     todo = list(expected)
     users = load_records(con, raw_table(CRM_SYSTEM, flow.crm_resource), sorted({p[0] for p in todo}))
     invoices = load_records(con, raw_table(MC_SYSTEM, flow.mc_resource), sorted({p[1] for p in todo}))
-    owner_key_row = next(row for row in flow.rows if flow.derived.mc_owner_path in row.mc_paths)
-    by_key = _users_by_key(con, flow) if todo else {}
     bases = load_bases(con, flow.name, [pair for pair in todo if pair in linked])
     for pair in todo:
         user, invoice = users.get(pair[0]), invoices.get(pair[1])
@@ -133,8 +147,6 @@ def plan_derived_flow(
             plan.bases.append((pair[0], pair[1],
                                {k: v for k, v in canonical(flow, crm_values).items() if k in agreed},
                                {k: v for k, v in canonical(flow, mc_values).items() if k in agreed}))
-    given = FlowInput(flow, {}, {}, dirty_crm, dirty_mc, links, ctx)
-    return plan, given
 
 
 def _users_by_key(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, list[int]]:
