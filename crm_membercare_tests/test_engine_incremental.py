@@ -121,3 +121,24 @@ def test_an_active_link_answers_before_an_ended_one_of_the_same_record(tmp_path)
             save_links(con, [(Link(CONTACTS.name, 3, "300", "active", None, None), "create")])
         assert links.by_mc(CONTACTS.name, "300") is None  # an answer once read holds for the cycle
         assert LinkIndex(con=con).by_mc(CONTACTS.name, "300").crm_id == 3
+
+
+def test_an_order_given_to_another_user_moves_its_invoice_and_a_quiet_cycle_skips_the_derived_flow(world) -> None:
+    orders = flow_by_name("orders_invoices")
+    users_flow = flow_by_name("users_invoices")
+    with world.clients() as (crm, mc):
+        users = {u["id"]: u for page in crm.iter_changes("users") for u in page.records}
+        order_id, invoice_id = next((crm_id, mc_id) for crm_id, mc_id in active_links(world.con, orders)
+                                    if crm.get("orders", crm_id).get("owner_id") is not None)
+        owner = crm.get("orders", order_id)["owner_id"]
+        new_owner = next(u for u in sorted(users) if u != owner and users[u].get("email"))
+        crm.update("orders", order_id, {"owner_id": new_owner})
+        world.cycle()
+        assert mc.get("invoices", invoice_id)["ourReferenceEmail"].lower() == users[new_owner]["email"].lower()
+        assert (new_owner, invoice_id) in active_links(world.con, users_flow)
+        assert (owner, invoice_id) not in active_links(world.con, users_flow)
+    planned_at = world.con.execute("SELECT cursor FROM sync.cursors WHERE resource = 'derived:users_invoices'"
+                                   ).fetchall()[0][0]
+    world.cycle()  # nothing changed: the derived flow is not planned again
+    assert world.con.execute("SELECT cursor FROM sync.cursors WHERE resource = 'derived:users_invoices'"
+                             ).fetchall()[0][0] == planned_at

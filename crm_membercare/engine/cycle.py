@@ -8,6 +8,7 @@ company is linked before the contact is.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -15,7 +16,14 @@ import duckdb
 from crm_membercare.engine import breaker
 from crm_membercare.engine.apply import ApplyCounts, Executor
 from crm_membercare.engine.derived import plan_derived_flow
-from crm_membercare.engine.extract import ExtractResult, extract_changes, flows_reading, reconcile_ids
+from crm_membercare.engine.extract import (
+    ExtractResult,
+    extract_changes,
+    flows_reading,
+    ids_due,
+    list_ids_with_digest,
+    reconcile_ids,
+)
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import LinkIndex
 from crm_membercare.engine.operations import PlanSummary
@@ -131,6 +139,32 @@ class SyncEngine:
         self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")
         return result
 
+    def extract_all(self) -> list[ExtractResult]:
+        """Every raw table, as `extract` does one; a MemberCare resource's `/ids` list is read on another
+        thread as soon as that resource is extracted (never before: a record created in between would look
+        deleted), and compared once all are in, so the long lists are on the wire while the rest is read."""
+        results: list[ExtractResult] = []
+        listing: dict[str, Future] = {}
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ids") as pool:
+            for table in RAW_TABLES:
+                client = self.crm if table.system == CRM_SYSTEM else self.mc
+                flows = flows_reading(table.system, table.resource, self.flows)
+                results.append(extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id,
+                                               progress=self.progress))
+                if table.system == MC_SYSTEM and ids_due(self.con, table, self.settings.ids_interval_s):
+                    listing[table.name] = pool.submit(list_ids_with_digest, self.mc, table.resource)
+            for position, table in enumerate(RAW_TABLES):
+                if table.name in listing:
+                    flows = flows_reading(table.system, table.resource, self.flows)
+                    deleted, fetched = reconcile_ids(self.con, self.mc, table, flows, cycle_id=self.cycle_id,
+                                                     listed=listing[table.name].result())
+                    result = results[position]
+                    results[position] = ExtractResult(result.system, result.resource, result.read + fetched,
+                                                      result.changed + fetched, deleted, result.cursor)
+        for result in results:
+            self.progress(f"extracted {result.system}.{result.resource}: {result.read} read, {result.changed} changed")
+        return results
+
     def plan(self, flow: Flow) -> PlanSummary:
         """Plan the flow's dirty records, a chunk at a time, each chunk committed with its operations."""
         total = PlanSummary(flow.name)
@@ -182,8 +216,7 @@ class SyncEngine:
     def run_cycle(self) -> CycleReport:
         report = CycleReport(self.start_cycle())
         try:
-            for table in RAW_TABLES:
-                report.extracts.append(self.extract(table))
+            report.extracts.extend(self.extract_all())
             for position, flow in enumerate(self.flows):
                 plan = self.plan(flow)
                 counts, status = self.writeback(flow)

@@ -10,6 +10,7 @@ the order or quote to the CRM user with that key instead, or is a reject when no
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -90,6 +91,10 @@ def plan_derived_flow(
     """The flow's plan in chunks of at most `chunk` pairs (records of a chunk are loaded for it alone), each to
     be saved before the next is made. The dirty marks go with the last chunk: a cycle stopped half-way plans
     the rest again."""
+    since = _planned_at(con, flow)
+    started = con.execute("SELECT now()").fetchall()[0][0]
+    if since is not None and not _changed_since(con, flow, since):
+        return  # nothing it derives from changed since it was last planned whole
     rows, gone = _differences(con, flow)
     dirty_crm, dirty_mc = dirty_ids(con, flow)
     owner_key_row = next(row for row in flow.rows if flow.derived.mc_owner_path in row.mc_paths)
@@ -103,6 +108,43 @@ def plan_derived_flow(
         _plan_pairs(con, flow, ctx, plan, rows[start:start + chunk], owner_key_row, by_key)
         last = start == starts[-1]
         yield plan, FlowInput(flow, {}, {}, dirty_crm if last else set(), dirty_mc if last else set(), links, ctx)
+    # Reached once every chunk has been saved: a cycle stopped before plans it whole again.
+    _record_planned_at(con, flow, started)
+
+
+# When the derived flow was last planned whole, kept as a cursor of the sync itself.
+def _watermark_key(flow: Flow) -> list:
+    return ["sync", f"derived:{flow.name}"]
+
+
+def _planned_at(con: duckdb.DuckDBPyConnection, flow: Flow) -> datetime | None:
+    rows = con.execute("SELECT cursor FROM sync.cursors WHERE system = ? AND resource = ?",
+                       _watermark_key(flow)).fetchall()
+    return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
+
+def _record_planned_at(con: duckdb.DuckDBPyConnection, flow: Flow, started: datetime) -> None:
+    con.execute(
+        """INSERT INTO sync.cursors (system, resource, cursor, updated_at) VALUES (?, ?, ?, now())
+           ON CONFLICT (system, resource) DO UPDATE SET cursor = excluded.cursor, updated_at = now()""",
+        [*_watermark_key(flow), started.isoformat()],
+    )
+
+
+def _changed_since(con: duckdb.DuckDBPyConnection, flow: Flow, since: datetime) -> bool:
+    """Whether a user or invoice waits (dirty), or an order or quote, or a link of theirs, changed since
+    `since` (every write stamps its transaction's time; the sync is the one writer, so times only grow)."""
+    if con.execute("SELECT count(*) FROM sync.dirty WHERE flow = ?", [flow.name]).fetchall()[0][0]:
+        return True
+    for through_name in flow.derived.through:
+        table = raw_table(CRM_SYSTEM, flow_by_name(through_name).crm_resource)
+        changed = con.execute(
+            f"""SELECT (SELECT max(extracted_at) FROM {table.name}) >= ?
+                    OR (SELECT max(updated_at) FROM sync.links WHERE flow = ?) >= ?""",
+            [since, through_name, since]).fetchall()[0][0]
+        if changed:
+            return True
+    return False
 
 
 def _plan_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext, plan: FlowPlan, rows: list,

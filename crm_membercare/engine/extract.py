@@ -101,30 +101,47 @@ def ids_digest(ids: list) -> str:
     return hashlib.sha256("\n".join(sorted(map(str, ids))).encode()).hexdigest()
 
 
+def ids_due(con: duckdb.DuckDBPyConnection, table: RawTable, interval_s: float) -> bool:
+    """Whether the `/ids` comparison is due (always, unless an interval is set and has not passed)."""
+    if interval_s <= 0:
+        return True
+    recent = con.execute(
+        "SELECT ids_checked_at > now() - to_seconds(?) FROM sync.cursors WHERE system = ? AND resource = ?",
+        [float(interval_s), table.system, table.resource]).fetchall()
+    return not (recent and recent[0][0])
+
+
+def list_ids_with_digest(client, resource: str) -> tuple[list, str]:
+    """The `/ids` list and its digest (safe to run on another thread: no DuckDB)."""
+    ids = client.list_ids(resource)
+    return ids, ids_digest(ids)
+
+
 def reconcile_ids(
     con: duckdb.DuckDBPyConnection, client, table: RawTable, flows: Iterable[str], *, cycle_id: int = 0,
-    interval_s: float = 0.0,
+    interval_s: float = 0.0, listed: tuple[list, str] | None = None,
 ) -> tuple[int, int]:
     """Compare the system's `/ids` with the stored ids (MemberCare only).
 
     Stored ids the system no longer has were hard-deleted; ids it has that we never stored were missed by
     the incremental read (see docs/clients.md) and are fetched one by one. Returns (deleted, fetched).
 
-    Every cycle by default; `interval_s` > 0 runs it at most that often (DESIGN C1). When the list is the
+    Every cycle by default; `interval_s` > 0 runs it at most that often (DESIGN C1). `listed`: the list
+    (and digest) already read, after this resource's extract, by a caller that checked `ids_due`. When the list is the
     one that last matched the stored ids exactly, and as many stored ids are live as the list holds, the
     stored ids are that list still, and the comparison is skipped: nothing was stored since that the
     system no longer has, and nothing the system has is missing.
     """
     flows = tuple(flows)
-    checked = con.execute(
-        "SELECT ids_checked_at > now() - to_seconds(?), ids_digest FROM sync.cursors WHERE system = ? AND resource = ?",
-        [float(interval_s), table.system, table.resource]).fetchall()
-    if interval_s > 0 and checked and checked[0][0]:
-        return 0, 0
-    ids = client.list_ids(table.resource)
-    digest = ids_digest(ids)
+    if listed is None:
+        if not ids_due(con, table, interval_s):
+            return 0, 0
+        listed = list_ids_with_digest(client, table.resource)
+    ids, digest = listed
+    checked = con.execute("SELECT ids_digest FROM sync.cursors WHERE system = ? AND resource = ?",
+                          [table.system, table.resource]).fetchall()
     live = con.execute(f"SELECT count(*) FROM {table.name} WHERE gone IS DISTINCT FROM 'deleted'").fetchall()[0][0]
-    if checked and checked[0][1] == digest and live == len(ids):
+    if checked and checked[0][0] == digest and live == len(ids):
         _checked(con, table, digest)
         return 0, 0
     present = pd.DataFrame({"id": ids}, dtype=object)

@@ -54,8 +54,11 @@ class LinkIndex:
         # links are reached through `pair`.
         self._by_crm: dict[tuple[str, int], Link] = {}
         self._by_mc: dict[tuple[str, str], Link] = {}
+        # Keys whose answer is settled (read, implied by an active link, or written this cycle); and the
+        # MemberCare ids whose every link has been read (a pair is looked for among those).
         self._known_crm: set[tuple[str, int]] = set()
         self._known_mc: set[tuple[str, str]] = set()
+        self._complete_mc: set[tuple[str, str]] = set()
         self._whole: set[str] = set()
         for link in links:
             self.put(link)
@@ -81,13 +84,14 @@ class LinkIndex:
         if self._con is None or flow in self._whole:
             return
         crm_wanted = sorted({int(i) for i in crm_ids if (flow, int(i)) not in self._known_crm})
-        mc_wanted = sorted({str(i) for i in mc_ids if (flow, str(i)) not in self._known_mc})
+        mc_wanted = sorted({str(i) for i in mc_ids if (flow, str(i)) not in self._complete_mc})
         if crm_wanted:
             self._load("flow = ? AND crm_id IN (SELECT unnest(?))", [flow, crm_wanted])
             self._known_crm.update((flow, i) for i in crm_wanted)
         if mc_wanted:
             self._load("flow = ? AND mc_id IN (SELECT unnest(?))", [flow, mc_wanted])
             self._known_mc.update((flow, i) for i in mc_wanted)
+            self._complete_mc.update((flow, i) for i in mc_wanted)
 
     def fetch_flows(self, flows: Iterable[str]) -> None:
         """Read every link of these flows (when most of a flow will be asked for: one scan, not many)."""
@@ -137,6 +141,7 @@ class LinkIndex:
                 del cache[key]
         self._known_crm = {key for key in self._known_crm if key[0] not in gone}
         self._known_mc = {key for key in self._known_mc if key[0] not in gone}
+        self._complete_mc = {key for key in self._complete_mc if key[0] not in gone}
         self._whole -= gone
 
     def _known(self, flow: str, crm_id: int | None = None, mc_id: str | None = None) -> bool:
@@ -146,10 +151,14 @@ class LinkIndex:
 
     # --- lookups ---------------------------------------------------------------------------------------
     def pair(self, flow: str, crm_id: int, mc_id: Any) -> Link | None:
-        # Asked by the MemberCare id: a derived flow's user has many invoices, an invoice one user.
-        if (flow, int(crm_id), str(mc_id)) not in self._pairs and not self._known(flow, mc_id=str(mc_id)):
+        # Looked for among every link of the MemberCare id: a derived flow's user has many invoices, and
+        # while a plan is saved an invoice may have its new link and the old one still to end.
+        key = (flow, int(crm_id), str(mc_id))
+        if mc_id is None or key in self._pairs:
+            return self._pairs.get(key)
+        if self._con is not None and flow not in self._whole and (flow, str(mc_id)) not in self._complete_mc:
             self.fetch(flow, mc_ids=[mc_id])
-        return self._pairs.get((flow, int(crm_id), str(mc_id)))
+        return self._pairs.get(key)
 
     def by_crm(self, flow: str, crm_id: int) -> Link | None:
         if not self._known(flow, crm_id=int(crm_id)):
@@ -197,18 +206,18 @@ def _json(value: str | None) -> dict | None:
 
 def load_bases(con: duckdb.DuckDBPyConnection, flow: str, pairs: Iterable[tuple[int, Any]]) -> dict:
     """(crm id, mc id as text) -> (base_crm, base_mc) for the given links of a flow."""
-    keys = [(int(crm_id), str(mc_id)) for crm_id, mc_id in pairs]
+    keys = {(int(crm_id), str(mc_id)) for crm_id, mc_id in pairs}
     if not keys:
         return {}
-    frame = pd.DataFrame(keys, columns=["crm_id", "mc_id"], dtype=object)
-    with _registered(con, "wanted_bases", frame):
-        rows = con.execute(
-            """SELECT l.crm_id, l.mc_id, l.base_crm, l.base_mc FROM sync.links l
-               JOIN wanted_bases w ON l.crm_id = CAST(w.crm_id AS BIGINT) AND l.mc_id = w.mc_id
-               WHERE l.flow = ?""",
-            [flow],
-        ).fetchall()
-    return {(crm_id, mc_id): (_json(base_crm), _json(base_mc)) for crm_id, mc_id, base_crm, base_mc in rows}
+    # Filtered by both id lists inside the scan (a join would read every link's bases); the exact pairs are
+    # picked out here.
+    rows = con.execute(
+        """SELECT crm_id, mc_id, base_crm, base_mc FROM sync.links
+           WHERE flow = ? AND crm_id IN (SELECT unnest(?)) AND mc_id IN (SELECT unnest(?))""",
+        [flow, sorted({crm_id for crm_id, _ in keys}), sorted({mc_id for _, mc_id in keys})],
+    ).fetchall()
+    return {(crm_id, mc_id): (_json(base_crm), _json(base_mc))
+            for crm_id, mc_id, base_crm, base_mc in rows if (crm_id, mc_id) in keys}
 
 
 def merge_bases(con: duckdb.DuckDBPyConnection, updates: list[tuple[Link, dict, dict]]) -> None:
@@ -231,7 +240,9 @@ def merge_bases(con: duckdb.DuckDBPyConnection, updates: list[tuple[Link, dict, 
                  base_mc = json_merge_patch(coalesce(l.base_mc, '{}'::JSON), CAST(u.base_mc AS JSON)),
                  updated_at = now()
                FROM base_updates u
-               WHERE l.flow = u.flow AND l.crm_id = CAST(u.crm_id AS BIGINT) AND l.mc_id = u.mc_id"""
+               WHERE l.flow = u.flow AND l.crm_id = CAST(u.crm_id AS BIGINT) AND l.mc_id = u.mc_id
+                 AND l.crm_id IN (SELECT unnest(?))""",  # read inside the scan: the join alone reads every link
+            [_crm_ids(frame)],
         )
 
 
@@ -268,7 +279,9 @@ def write_bases(con: duckdb.DuckDBPyConnection, links: list[Link]) -> None:
             """UPDATE sync.links l SET base_crm = CAST(b.base_crm AS JSON), base_mc = CAST(b.base_mc AS JSON),
                       updated_at = now()
                FROM new_bases b
-               WHERE l.flow = b.flow AND l.crm_id = CAST(b.crm_id AS BIGINT) AND l.mc_id = b.mc_id"""
+               WHERE l.flow = b.flow AND l.crm_id = CAST(b.crm_id AS BIGINT) AND l.mc_id = b.mc_id
+                 AND l.crm_id IN (SELECT unnest(?))""",
+            [_crm_ids(frame)],
         )
 
 
@@ -281,7 +294,9 @@ def end_links(con: duckdb.DuckDBPyConnection, ended: list[tuple[Link, str]]) -> 
         con.execute(
             """UPDATE sync.links l SET state = 'ended', ended_at = now(), ended_reason = e.reason, updated_at = now()
                FROM ended_links e
-               WHERE l.flow = e.flow AND l.crm_id = CAST(e.crm_id AS BIGINT) AND l.mc_id = e.mc_id"""
+               WHERE l.flow = e.flow AND l.crm_id = CAST(e.crm_id AS BIGINT) AND l.mc_id = e.mc_id
+                 AND l.crm_id IN (SELECT unnest(?))""",
+            [_crm_ids(frame)],
         )
 
 
@@ -300,6 +315,10 @@ def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) 
         yield
     finally:
         con.unregister(name)
+
+
+def _crm_ids(frame: pd.DataFrame) -> list[int]:
+    return sorted({int(i) for i in frame["crm_id"]})
 
 
 def _dump(value: dict | None) -> str | None:

@@ -49,8 +49,11 @@ def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[d
                          dtype=object).drop_duplicates(subset=["flow", "side", "record_id"], keep="last")
     con.register("new_keys", frame)
     try:
-        con.execute("""DELETE FROM sync.match_keys k USING new_keys n
-                       WHERE k.flow = n.flow AND k.side = n.side AND k.record_id = n.record_id""")
+        # Every key of these records in these flows is replaced: deleted by lists, which DuckDB reads inside
+        # the scan (a join with the new keys would read the whole table).
+        con.execute("""DELETE FROM sync.match_keys WHERE side = ? AND flow IN (SELECT unnest(?))
+                         AND record_id IN (SELECT unnest(?))""",
+                    [side, [flow.name for flow in flows], sorted(set(frame["record_id"]))])
         con.execute("""INSERT INTO sync.match_keys SELECT flow, side, record_id, primary_key, fallback_key
                        FROM new_keys WHERE live AND (primary_key IS NOT NULL OR fallback_key IS NOT NULL)""")
     finally:
