@@ -21,7 +21,7 @@ from crm_membercare.engine.extract import (
     extract_changes,
     flows_reading,
     ids_due,
-    list_ids_with_digest,
+    read_ids,
     reconcile_ids,
 )
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
@@ -152,7 +152,7 @@ class SyncEngine:
                 results.append(extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id,
                                                progress=self.progress))
                 if table.system == MC_SYSTEM and ids_due(self.con, table, self.settings.ids_interval_s):
-                    listing[table.name] = pool.submit(list_ids_with_digest, self.mc, table.resource)
+                    listing[table.name] = pool.submit(read_ids, self.mc, table.resource)
             for position, table in enumerate(RAW_TABLES):
                 if table.name in listing:
                     flows = flows_reading(table.system, table.resource, self.flows)

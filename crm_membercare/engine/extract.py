@@ -9,6 +9,7 @@ at those.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -96,9 +97,19 @@ def extract_changes(
     return ExtractResult(table.system, table.resource, read, changed, 0, cursor)
 
 
-def ids_digest(ids: list) -> str:
-    """A digest of an id list that does not depend on its order."""
-    return hashlib.sha256("\n".join(sorted(map(str, ids))).encode()).hexdigest()
+class IdsAnswer:
+    """One `/ids` answer: recognised by a digest of its bytes, parsed only when it has to be compared."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.digest = hashlib.sha256(body).hexdigest()
+        self._ids: list | None = None
+
+    @property
+    def ids(self) -> list:
+        if self._ids is None:
+            self._ids = json.loads(self.body)["result"]
+        return self._ids
 
 
 def ids_due(con: duckdb.DuckDBPyConnection, table: RawTable, interval_s: float) -> bool:
@@ -111,39 +122,39 @@ def ids_due(con: duckdb.DuckDBPyConnection, table: RawTable, interval_s: float) 
     return not (recent and recent[0][0])
 
 
-def list_ids_with_digest(client, resource: str) -> tuple[list, str]:
-    """The `/ids` list and its digest (safe to run on another thread: no DuckDB)."""
-    ids = client.list_ids(resource)
-    return ids, ids_digest(ids)
+def read_ids(client, resource: str) -> IdsAnswer:
+    """The `/ids` answer and its digest (safe to run on another thread: no DuckDB)."""
+    return IdsAnswer(client.list_ids_body(resource))
 
 
 def reconcile_ids(
     con: duckdb.DuckDBPyConnection, client, table: RawTable, flows: Iterable[str], *, cycle_id: int = 0,
-    interval_s: float = 0.0, listed: tuple[list, str] | None = None,
+    interval_s: float = 0.0, listed: IdsAnswer | None = None,
 ) -> tuple[int, int]:
     """Compare the system's `/ids` with the stored ids (MemberCare only).
 
     Stored ids the system no longer has were hard-deleted; ids it has that we never stored were missed by
     the incremental read (see docs/clients.md) and are fetched one by one. Returns (deleted, fetched).
 
-    Every cycle by default; `interval_s` > 0 runs it at most that often (DESIGN C1). `listed`: the list
-    (and digest) already read, after this resource's extract, by a caller that checked `ids_due`. When the list is the
-    one that last matched the stored ids exactly, and as many stored ids are live as the list holds, the
-    stored ids are that list still, and the comparison is skipped: nothing was stored since that the
-    system no longer has, and nothing the system has is missing.
+    Every cycle by default; `interval_s` > 0 runs it at most that often (DESIGN C1). `listed`: the answer
+    already read, after this resource's extract, by a caller that checked `ids_due`.
+
+    An answer byte for byte the one that last matched the stored ids exactly, while as many stored ids are
+    live as it held, means the stored ids are that list still: nothing was stored since that the system no
+    longer has, and nothing the system has is missing. The comparison is then skipped.
     """
     flows = tuple(flows)
     if listed is None:
         if not ids_due(con, table, interval_s):
             return 0, 0
-        listed = list_ids_with_digest(client, table.resource)
-    ids, digest = listed
+        listed = read_ids(client, table.resource)
     checked = con.execute("SELECT ids_digest FROM sync.cursors WHERE system = ? AND resource = ?",
                           [table.system, table.resource]).fetchall()
     live = con.execute(f"SELECT count(*) FROM {table.name} WHERE gone IS DISTINCT FROM 'deleted'").fetchall()[0][0]
-    if checked and checked[0][0] == digest and live == len(ids):
-        _checked(con, table, digest)
+    if checked and checked[0][0] == f"{listed.digest}:{live}":
+        _checked(con, table, checked[0][0])
         return 0, 0
+    ids = listed.ids
     present = pd.DataFrame({"id": ids}, dtype=object)
     con.register("present_ids", present)
     try:
@@ -162,8 +173,8 @@ def reconcile_ids(
         mark_dirty(con, flows, table.system, deleted, cycle_id)
         stored = store_records(con, table, fetched)
         mark_dirty(con, flows, table.system, stored, cycle_id)
-        # The digest is kept only when the stored ids now are exactly the list (every missing one found).
-        _checked(con, table, digest if len(fetched) == len(missing) else None)
+        # Kept only when the stored ids now are exactly the list (every missing one found), with its length.
+        _checked(con, table, f"{listed.digest}:{len(ids)}" if len(fetched) == len(missing) else None)
     return len(deleted), len(fetched)
 
 

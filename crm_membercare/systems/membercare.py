@@ -92,6 +92,10 @@ class MemberCareClient(Transport):
     def list_ids(self, resource: str) -> list:
         return self.request("GET", f"/{resource}/ids").json()["result"]
 
+    def list_ids_body(self, resource: str) -> bytes:
+        """`/ids` as the bytes the server sent (an unchanged answer can be recognised without parsing it)."""
+        return self.request("GET", f"/{resource}/ids").content
+
     def get(self, resource: str, record_id: int | str) -> dict:
         return self.request("GET", f"/{resource}/{record_id}").json()
 
