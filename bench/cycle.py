@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -95,7 +95,9 @@ def _cycle(db_path: str, crm_url: str, mc_url: str, profile: str | None) -> Cycl
              for name, s in report.flows.items()}
     return CycleRun(
         seconds=seconds,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # The process's own high-water mark: ru_maxrss would also count the parent's resident set as it was
+        # when it forked this child (Linux carries it across exec), which inflated small cycles' figures.
+        peak_rss_mb=_peak_rss_mb(os.getpid()),
         propagated=sum(s.created + s.updated + s.deleted for s in report.flows.values()),
         rejects=sum(s.rejects for s in report.flows.values()),
         pending=sum(s.pending for s in report.flows.values()),
