@@ -170,10 +170,6 @@ class LinkIndex:
             self.fetch(flow, mc_ids=[mc_id])
         return self._by_mc.get((flow, str(mc_id)))
 
-    def of_flow(self, flow: str) -> list[Link]:
-        self.fetch_flows([flow])
-        return [link for (name, _, _), link in self._pairs.items() if name == flow]
-
     # LinkLookup. An ended link still names the record's counterpart (an archived customer and its closed
     # company both still exist), so references keep translating through it.
     def crm_id_for(self, flow_name: str, mc_id: Any) -> int | None:
