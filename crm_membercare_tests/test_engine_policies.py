@@ -26,6 +26,7 @@ CONTACTS = flow_by_name("contacts_persons")
 CUSTOMERS = flow_by_name("customers_companies")
 PRODUCTS = flow_by_name("products_products")
 ORDERS = flow_by_name("orders_invoices")
+USERS = flow_by_name("users_invoices")
 NEWER = 1.1  # seconds: MemberCare's lastChange has second precision
 
 
@@ -167,6 +168,10 @@ def test_an_archived_order_deletes_its_draft_invoice_and_credits_a_sent_one(worl
     assert snap.mc["invoices"][sent_invoice]["status"] == "Credited"
     links = links_by(world.con, ORDERS)
     assert links[(draft_order, draft_invoice)][0] == links[(sent_order, sent_invoice)][0] == "ended"
+    # The invoices' owners were derived through those links: theirs end in the same cycle.
+    owners = {pair: state for pair, (state, _) in links_by(world.con, USERS).items()
+              if pair[1] in (draft_invoice, sent_invoice)}
+    assert owners and set(owners.values()) == {"ended"}, owners
     assert_nothing_recreated(world)
 
 
