@@ -132,10 +132,8 @@ class SyncEngine:
         flows = flows_reading(table.system, table.resource, self.flows)
         result = extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id, progress=self.progress)
         if table.system == MC_SYSTEM:
-            deleted, fetched = reconcile_ids(self.con, client, table, flows, cycle_id=self.cycle_id,
-                                             interval_s=self.settings.ids_interval_s)
-            result = ExtractResult(result.system, result.resource, result.read + fetched,
-                                   result.changed + fetched, deleted, result.cursor)
+            result = _with_ids(result, *reconcile_ids(self.con, client, table, flows, cycle_id=self.cycle_id,
+                                                      interval_s=self.settings.ids_interval_s))
         self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")
         return result
 
@@ -156,11 +154,8 @@ class SyncEngine:
             for position, table in enumerate(RAW_TABLES):
                 if table.name in listing:
                     flows = flows_reading(table.system, table.resource, self.flows)
-                    deleted, fetched = reconcile_ids(self.con, self.mc, table, flows, cycle_id=self.cycle_id,
-                                                     listed=listing[table.name].result())
-                    result = results[position]
-                    results[position] = ExtractResult(result.system, result.resource, result.read + fetched,
-                                                      result.changed + fetched, deleted, result.cursor)
+                    results[position] = _with_ids(results[position], *reconcile_ids(
+                        self.con, self.mc, table, flows, cycle_id=self.cycle_id, listed=listing[table.name].result()))
         for result in results:
             self.progress(f"extracted {result.system}.{result.resource}: {result.read} read, {result.changed} changed")
         return results
@@ -236,6 +231,12 @@ class SyncEngine:
     def _forget_links_no_longer_needed(self, done: int) -> None:
         later = {name for flow in self.flows[done + 1:] for name in (flow.name, *flow.depends_on)}
         self.links.forget(flow.name for flow in self.flows[:done + 1] if flow.name not in later)
+
+
+def _with_ids(result: ExtractResult, deleted: int, fetched: int) -> ExtractResult:
+    """An extract's result with what its `/ids` comparison found added."""
+    return ExtractResult(result.system, result.resource, result.read + fetched, result.changed + fetched, deleted,
+                         result.cursor)
 
 
 def run_cycle(con: duckdb.DuckDBPyConnection, crm: CustomCrmClient, mc: MemberCareClient,

@@ -21,6 +21,7 @@ from crm_membercare.engine.links import load_links
 from crm_membercare.engine.operations import CREATE, CRM_SIDE, MC_SIDE, TO_CRM, TO_MEMBERCARE
 from crm_membercare.engine.outbox import pending
 from crm_membercare.engine.raw_schema import RawTable, raw_table
+from crm_membercare.engine.snapshot import _type_filter as invoice_type_filter
 from crm_membercare.mapping.canonical import disagreeing_fields
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
 from crm_membercare.mapping.countries import CountryTable
@@ -51,9 +52,7 @@ def _side_table(flow: Flow, side: str) -> RawTable:
 
 
 def _type_filter(flow: Flow, side: str) -> str:
-    if side == MC_SIDE and flow.invoice_type is not None:
-        return f" AND raw->>'invoiceType' = '{flow.invoice_type}'"  # a constant of the flow, not input
-    return ""
+    return invoice_type_filter(flow) if side == MC_SIDE else ""
 
 
 def _ids(con: duckdb.DuckDBPyConnection, query: str, params: list) -> set[str]:
