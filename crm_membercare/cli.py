@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crm_membercare.sandbox.serving import LOOPBACK
+
+if TYPE_CHECKING:
+    from crm_membercare.config import Settings
+
+READ_WAIT_S = 10.0  # how long the read commands and `breaker ack` wait for a running cycle
 
 
 def _run_sandboxes(args: argparse.Namespace) -> int:
@@ -72,13 +79,27 @@ def _cell(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# Exit codes besides 0 and 1: a path refused by configuration, and a state another process holds.
+EXIT_BAD_PATH, EXIT_IN_USE = 2, 3
+
+
+def _paths() -> tuple[Settings, Path, Path]:
+    """The settings and the resolved state and analytics paths (a legacy state file is taken over here)."""
+    from crm_membercare.config import Settings, resolve_analytics_path, resolve_state_path
+
+    # Whatever the state commands create (the state, its WAL, the analysts' copy, the acks) is owner-only:
+    # it holds personal data of both systems.
+    os.umask(0o077)
+    settings = Settings.from_env()
+    return settings, resolve_state_path(settings), resolve_analytics_path(settings)
+
+
 def _sync(args: argparse.Namespace) -> int:
-    from crm_membercare.config import Settings
     from crm_membercare.engine.cycle import EngineSettings, SyncEngine
-    from crm_membercare.engine.state import open_state
+    from crm_membercare.engine.state import StateLocked, open_state
     from crm_membercare.systems import SystemApiError
 
-    settings = Settings.from_env()
+    settings, state_path, analytics_path = _paths()
     engine_settings = EngineSettings(conflict_policy=settings.conflict_policy, delete_policy=settings.delete_policy,
                                      ids_interval_s=settings.ids_interval_s)
 
@@ -87,20 +108,38 @@ def _sync(args: argparse.Namespace) -> int:
 
     while True:
         try:
-            with open_state(settings.db_path, memory_limit=settings.duckdb_memory_limit) as con, \
+            with open_state(state_path, memory_limit=settings.duckdb_memory_limit, wait_s=args.wait) as con, \
                     settings.customcrm_client() as crm, \
                     settings.membercare_client() as mc:
                 report = SyncEngine(con, crm, mc, engine_settings, progress=progress).run_cycle()
+                published = _publish(con, state_path, analytics_path)
         except SystemApiError as error:
             print(f"sync could not run: {error}", file=sys.stderr)
             return 1
+        except StateLocked as error:
+            print(f"sync could not run: {error}: another sync or a Dagster run is under way", file=sys.stderr)
+            return EXIT_IN_USE
         rows = [{k: v for k, v in vars(s).items() if k != "breaker"} | {"breaker": _breaker_text(s.breaker)}
                 for s in report.flows.values()]
         print(f"cycle {report.cycle_id}")
         print(_table(rows), flush=True)
+        if published:
+            print(published, flush=True)
         if args.once:
             return 0
         time.sleep(settings.sensor_interval_s)
+
+
+def _publish(con, state_path: Path, analytics_path: Path) -> str:
+    """The analysts' copy after a cycle; a failure to publish is said in one line and does not fail the sync."""
+    from crm_membercare.engine import analytics
+
+    try:
+        result = analytics.publish(con, state_path, analytics_path)
+    except (OSError, analytics.PublishError) as error:
+        print(f"the analysts' copy {analytics_path} was not refreshed: {error}", file=sys.stderr)
+        return ""
+    return f"analysts' copy: {result.path} ({result.bytes / 1e6:.1f} MB in {result.seconds:.2f} s)"
 
 
 def _breaker_text(status) -> str:
@@ -110,22 +149,33 @@ def _breaker_text(status) -> str:
 
 
 def _read_state(args: argparse.Namespace) -> int:
-    from crm_membercare.config import Settings
-    from crm_membercare.engine import reports
-    from crm_membercare.engine.state import open_state
+    import duckdb
 
-    db_path = Settings.from_env().db_path
-    if not Path(db_path).exists():
-        print(f"no sync state at {db_path} yet: run `crm-membercare sync --once` first", file=sys.stderr)
+    from crm_membercare.engine.state import StateLocked, open_state
+
+    _, state_path, analytics_path = _paths()
+    if not state_path.exists():
+        print(f"no sync state at {state_path} yet: run `crm-membercare sync --once` first", file=sys.stderr)
         return 1
-    with open_state(db_path, read_only=True) as con:
-        if args.command == "status":
-            result = {"cycles": reports.last_cycles(con), "flows": reports.flow_status(con),
-                      "waiting": reports.waiting(con, limit=20)}
-        elif args.command == "rejects":
-            result = reports.rejects(con, open_only=not args.all, limit=args.limit)
-        else:
-            result = reports.conflicts(con, limit=args.limit)
+    try:
+        try:
+            with open_state(state_path, read_only=True, wait_s=args.wait) as con:
+                result = _report(con, args)
+        except StateLocked:
+            if not analytics_path.exists():
+                print(f"the state is in use by a running cycle and there is no analysts' copy at {analytics_path} "
+                      "yet: try again when the cycle ends", file=sys.stderr)
+                return EXIT_IN_USE
+            with open_state(analytics_path, read_only=True, wait_s=args.wait) as con:
+                result = _report(con, args)
+            print("the state is in use by a running cycle: showing the analysts' copy as of "
+                  f"{_modified(analytics_path)}", file=sys.stderr)
+    except StateLocked as error:
+        print(f"{error}: try again when the cycle ends", file=sys.stderr)
+        return EXIT_IN_USE
+    except duckdb.Error as error:
+        print(f"could not read the state: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     elif isinstance(result, dict):
@@ -136,17 +186,40 @@ def _read_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(con, args: argparse.Namespace) -> dict | list:
+    from crm_membercare.engine import reports
+
+    if args.command == "status":
+        return {"cycles": reports.last_cycles(con), "flows": reports.flow_status(con),
+                "waiting": reports.waiting(con, limit=20)}
+    if args.command == "rejects":
+        return reports.rejects(con, open_only=not args.all, limit=args.limit)
+    return reports.conflicts(con, limit=args.limit)
+
+
+def _modified(path: Path) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(path.stat().st_mtime).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def _breaker(args: argparse.Namespace) -> int:
-    from crm_membercare.config import Settings
     from crm_membercare.engine import breaker
-    from crm_membercare.engine.state import open_state
+    from crm_membercare.engine.acks import record_ack
+    from crm_membercare.engine.state import StateLocked, open_state
     from crm_membercare.mapping.flows import flow_by_name
 
     flow = flow_by_name(args.flow).name
-    with open_state(Settings.from_env().db_path) as con:
-        if not breaker.acknowledge(con, flow):
-            print(f"the circuit breaker of {flow} is not tripped: nothing to acknowledge", file=sys.stderr)
-            return 1
+    _, state_path, _ = _paths()
+    try:
+        with open_state(state_path, wait_s=args.wait) as con:
+            if not breaker.acknowledge(con, flow):
+                print(f"the circuit breaker of {flow} is not tripped: nothing to acknowledge", file=sys.stderr)
+                return 1
+    except StateLocked as error:
+        print(f"nothing acknowledged: {error}; try again when the cycle ends", file=sys.stderr)
+        return EXIT_IN_USE
+    record_ack(state_path, flow)
     print(f"acknowledged: the held removals of {flow} are applied in the next cycle")
     return 0
 
@@ -171,12 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser("sync", help="run sync cycles (both directions)")
     sync.add_argument("--once", action="store_true", help="run one cycle and exit")
+    sync.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                      help="how long to wait for a state file another process holds (default 60)")
     sync.set_defaults(handler=_sync)
 
     for name, text in (("status", "cycles and per-flow counts"), ("rejects", "records that could not be synced"),
                        ("conflicts", "fields edited on both sides and who won")):
         reader = commands.add_parser(name, help=text)
         reader.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        reader.add_argument("--wait", type=float, default=READ_WAIT_S, metavar="SECONDS",
+                            help=f"how long to wait for a running cycle before reading the analysts' copy "
+                                 f"(default {READ_WAIT_S:.0f})")
         if name != "status":
             reader.add_argument("--limit", type=int, default=None)
         if name == "rejects":
@@ -187,13 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
     breaker_commands = breaker.add_subparsers(dest="breaker_command", required=True)
     ack = breaker_commands.add_parser("ack", help="let a flow's held removals through once")
     ack.add_argument("flow")
+    ack.add_argument("--wait", type=float, default=READ_WAIT_S, metavar="SECONDS",
+                     help=f"how long to wait for a running cycle (default {READ_WAIT_S:.0f})")
     ack.set_defaults(handler=_breaker)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from crm_membercare.config import StatePathError
+
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except StatePathError as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_PATH
 
 
 if __name__ == "__main__":

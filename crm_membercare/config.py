@@ -5,13 +5,23 @@ Credentials are read here and handed to the clients; they are never logged, stor
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from crm_membercare.systems.customcrm import CustomCrmClient
 from crm_membercare.systems.membercare import MemberCareClient
 
+DEFAULT_STATE_PATH = "data/state.duckdb"
+LEGACY_STATE_PATH = "data/sync.duckdb"  # the first release's default, taken over by `resolve_state_path`
+ANALYTICS_NAME = "analytics.duckdb"
+# A direct DuckDB connection names its catalog after the file's stem: a file named like one of the state's
+# schemas makes `sync.links` ambiguous between that catalog and the schema.
+RESERVED_STEMS = ("crm", "membercare", "sync")
 CONFLICT_POLICIES = ("newest", "crm", "membercare")
+
+log = logging.getLogger("crm_membercare.state")
 DELETE_POLICIES = ("propagate", "unlink", "ignore")
 
 
@@ -37,7 +47,8 @@ class Settings:
     customcrm_token: str = field(default="sandbox-crm-token", repr=False)
     membercare_base_url: str = "http://127.0.0.1:8102/api/v1"
     membercare_api_key: str = field(default="sandbox-membercare-key", repr=False)
-    db_path: str = "data/sync.duckdb"
+    db_path: str = DEFAULT_STATE_PATH
+    analytics_db: str = f"data/{ANALYTICS_NAME}"  # the analysts' copy (DESIGN C13)
     sensor_interval_s: int = 30
     conflict_policy: dict[str, str] = field(default_factory=dict)  # flow -> newest | crm | membercare
     delete_policy: dict[str, str] = field(default_factory=dict)  # flow -> propagate | unlink | ignore
@@ -48,12 +59,15 @@ class Settings:
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         defaults = cls()
+        db_path = env.get("CRM_MEMBERCARE_DB", defaults.db_path)
         return cls(
             customcrm_base_url=env.get("CUSTOMCRM_BASE_URL", defaults.customcrm_base_url),
             customcrm_token=env.get("CUSTOMCRM_TOKEN", defaults.customcrm_token),
             membercare_base_url=env.get("MEMBERCARE_BASE_URL", defaults.membercare_base_url),
             membercare_api_key=env.get("MEMBERCARE_API_KEY", defaults.membercare_api_key),
-            db_path=env.get("CRM_MEMBERCARE_DB", defaults.db_path),
+            db_path=db_path,
+            # Unset, the analysts' copy lives beside the state (data/analytics.duckdb beside the default).
+            analytics_db=env.get("CRM_MEMBERCARE_ANALYTICS_DB") or str(Path(db_path).parent / ANALYTICS_NAME),
             sensor_interval_s=int(env.get("CRM_MEMBERCARE_SENSOR_INTERVAL", defaults.sensor_interval_s)),
             conflict_policy=parse_policies(env.get("CRM_MEMBERCARE_CONFLICT_POLICY", ""), CONFLICT_POLICIES),
             delete_policy=parse_policies(env.get("CRM_MEMBERCARE_DELETE_POLICY", ""), DELETE_POLICIES),
@@ -66,3 +80,40 @@ class Settings:
 
     def membercare_client(self, **options) -> MemberCareClient:
         return MemberCareClient(self.membercare_base_url, self.membercare_api_key, **options)
+
+
+class StatePathError(ValueError):
+    """A state or analytics path that cannot work; the message is one line for the operator."""
+
+
+def resolve_state_path(settings: Settings) -> Path:
+    """The state file every entry point opens: the first release's `data/sync.duckdb` (and its WAL) is
+    renamed to `data/state.duckdb` when the default is in use and the new file does not exist yet; any other
+    file named `crm`, `membercare` or `sync` is refused."""
+    path = Path(settings.db_path)
+    legacy, default = Path(LEGACY_STATE_PATH), Path(DEFAULT_STATE_PATH)
+    if path in (legacy, default):
+        if legacy.exists() and not default.exists():
+            for suffix in ("", ".wal"):
+                if Path(f"{legacy}{suffix}").exists():
+                    os.replace(f"{legacy}{suffix}", f"{default}{suffix}")
+            log.warning("took over the first release's state file %s as %s", legacy, default)
+        return default
+    if path.stem.lower() in RESERVED_STEMS:
+        raise StatePathError(f"CRM_MEMBERCARE_DB={path} is refused: a file named {path.name!r} would make "
+                             f"`{path.stem}.…` ambiguous in DuckDB; name it e.g. {path.with_name('state.duckdb')}")
+    return path
+
+
+def resolve_analytics_path(settings: Settings) -> Path:
+    """The analysts' file: refused when named like a schema (its readers connect to it directly) or when it is
+    the state file itself."""
+    path = Path(settings.analytics_db)
+    if path.stem.lower() in RESERVED_STEMS:
+        raise StatePathError(f"CRM_MEMBERCARE_ANALYTICS_DB={path} is refused: a file named {path.name!r} would "
+                             f"make `{path.stem}.…` ambiguous in DuckDB; name it e.g. "
+                             f"{path.with_name(ANALYTICS_NAME)}")
+    if path.resolve() == resolve_state_path(settings).resolve():
+        raise StatePathError(f"CRM_MEMBERCARE_ANALYTICS_DB={path} is the state file itself: give analysts "
+                             f"their own file, e.g. {path.with_name(ANALYTICS_NAME)}")
+    return path

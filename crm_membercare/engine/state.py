@@ -1,11 +1,16 @@
 """The DuckDB state file: schemas `crm`, `membercare`, `sync`, created and upgraded by versioned migrations.
 
 One file holds everything. DuckDB allows one writer process, so callers keep connections short-lived and a
-sync run is the only writer (DESIGN Part D).
+sync run is the only writer (DESIGN Part D). The file is the sync's alone (DESIGN C13): while one process
+holds it nobody else can even read it, so `open_state` waits, bounded, for the holder to let go, and analysts
+read their own copy (`engine.analytics`).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +20,20 @@ import duckdb
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
 
 CATALOG = "state"
+OWNER_ONLY = 0o600  # the state holds personal data of both systems (docs/security.md)
+DEFAULT_WAIT_S = 60.0
+_FIRST_DELAY_S, _MAX_DELAY_S = 0.05, 1.0
+_LOCKED = "Could not set lock"
+
+log = logging.getLogger("crm_membercare.state")
+
+
+class StateLocked(Exception):
+    """Another process held the state file for longer than the caller was willing to wait."""
+
+    def __init__(self, path: str | Path, waited_s: float) -> None:
+        self.path, self.waited_s = Path(path), waited_s
+        super().__init__(f"the state file {self.path} is in use by another process (waited {waited_s:.0f} s)")
 
 
 def _raw_table_ddl(table: RawTable) -> str:
@@ -145,24 +164,55 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 @contextmanager
-def open_state(path: str | Path, *, read_only: bool = False,
-               memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the state file, migrated to the current schema (read-only: as it is)."""
+def open_state(path: str | Path, *, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+               wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the state file, migrated to the current schema (read-only: as it is).
+
+    When another process holds the file, waits up to `wait_s` seconds (backing off to one try a second), then
+    raises `StateLocked`. A file created here is readable by its owner only."""
     path = Path(path)
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    created = not read_only and not path.exists()
+    if created:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Attached under a fixed name: a file called sync.duckdb would otherwise be a catalog named "sync",
     # and "sync.links" would be ambiguous between that catalog and the schema. The connection itself is in
     # memory, so where to spill is said explicitly (next to the state file).
     con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": f"{path}.tmp"})
-    con.execute(f"ATTACH ? AS {CATALOG}{' (READ_ONLY)' if read_only else ''}", [str(path)])
-    con.execute(f"USE {CATALOG}")
     try:
+        _attach_waiting(con, path, read_only, wait_s)
+        if created:
+            os.chmod(path, OWNER_ONLY)  # before the first migration writes a record into it
+        con.execute(f"USE {CATALOG}")
         if not read_only:
             migrate(con)
         yield con
     finally:
         con.close()
+        wal = Path(f"{path}.wal")
+        if not read_only and wal.exists():
+            os.chmod(wal, OWNER_ONLY)
+
+
+def _attach_waiting(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, wait_s: float) -> None:
+    started, delay = time.monotonic(), _FIRST_DELAY_S
+    while True:
+        try:
+            con.execute(f"ATTACH ? AS {CATALOG}{' (READ_ONLY)' if read_only else ''}", [str(path)])
+        except duckdb.IOException as error:
+            waited = time.monotonic() - started
+            if _LOCKED not in str(error):
+                raise
+            if waited >= wait_s:
+                log.info("gave up on the state file %s: another process held it for %.1f s", path, waited)
+                raise StateLocked(path, waited) from None
+            if delay == _FIRST_DELAY_S:
+                log.info("the state file %s is in use by another process: waiting up to %.0f s", path, wait_s)
+            time.sleep(min(delay, wait_s - waited))
+            delay = min(2 * delay, _MAX_DELAY_S)
+        else:
+            if delay > _FIRST_DELAY_S:
+                log.info("got the state file %s after waiting %.1f s", path, time.monotonic() - started)
+            return
 
 
 @contextmanager
