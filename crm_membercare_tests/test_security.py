@@ -97,10 +97,10 @@ def evidence() -> Iterator[Evidence]:
         mc_server = serve_in_thread(membercare_app(root / "membercare.sqlite", api_key=MC_SECRET))
         env = {"CUSTOMCRM_BASE_URL": crm_server.api_url, "CUSTOMCRM_TOKEN": CRM_SECRET,
                "MEMBERCARE_BASE_URL": mc_server.api_url, "MEMBERCARE_API_KEY": MC_SECRET,
-               "CRM_MEMBERCARE_DB": str(root / "sync.duckdb")}
+               "CRM_MEMBERCARE_DB": str(root / "state.duckdb")}
         for name, value in env.items():
             patch.setenv(name, value)
-        found = Evidence(crm_server, mc_server, root / "sync.duckdb", env)
+        found = Evidence(crm_server, mc_server, root / "state.duckdb", env)
         admins = [Admin(crm_server), Admin(mc_server)]
         try:
             for server in (crm_server, mc_server):
@@ -144,7 +144,8 @@ def _run_scenario(found: Evidence, admins: list[Admin]) -> None:
     finally:
         root.removeHandler(collector)
         root.setLevel(old_level)
-    found.state_bytes = b"".join(path.read_bytes() for path in found.db_path.parent.glob("sync.duckdb*"))
+    found.state_bytes = b"".join(path.read_bytes() for path in sorted(found.db_path.parent.glob("*.duckdb*"))
+                                 if path.is_file())  # the state, its WAL and the analysts' copy
 
 
 def _in_process_cycles(found: Evidence, admins: list[Admin]) -> None:
@@ -241,6 +242,12 @@ def test_the_scenario_left_evidence_to_search(evidence: Evidence) -> None:
         assert evidence.texts.get(where), f"nothing collected from {where}"
     assert evidence.state_bytes
     assert evidence.issued_tokens
+
+
+def test_the_state_and_the_analysts_copy_are_readable_by_their_owner_only(evidence: Evidence) -> None:
+    files = [path for path in evidence.db_path.parent.glob("*.duckdb*") if path.is_file()]
+    assert {evidence.db_path.name, "analytics.duckdb"} <= {path.name for path in files}
+    assert {path.name: oct(path.stat().st_mode & 0o777) for path in files if path.stat().st_mode & 0o077} == {}
 
 
 def test_no_credential_in_python_logs(evidence: Evidence) -> None:

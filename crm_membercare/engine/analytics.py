@@ -35,7 +35,6 @@ from pathlib import Path
 import duckdb
 
 OWNER_ONLY = 0o600
-_PROBE = "published"
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,8 @@ def publish(con: duckdb.DuckDBPyConnection, state_path: str | Path, analytics_pa
     """Replace the analysts' file by a copy of the state as of its last commit."""
     state, target = Path(state_path), Path(analytics_path)
     started = time.monotonic()
-    con.execute(f'CHECKPOINT "{_catalog_of(con, state)}"')
+    catalog = _catalog_of(con, state).replace('"', '""')
+    con.execute(f'CHECKPOINT "{catalog}"')
     wal = Path(f"{state}.wal")
     if wal.exists() and wal.stat().st_size > 0:
         raise PublishError(f"the state's WAL {wal} is not empty after CHECKPOINT: another write is under way")
@@ -112,8 +112,8 @@ def _last_cycle(copy: Path) -> int | None:
     """Open the copy as a reader will, and read from it: a copy that does not open is never published."""
     try:
         with duckdb.connect() as probe:
-            probe.execute(f"ATTACH ? AS {_PROBE} (READ_ONLY)", [str(copy)])
-            return probe.execute(f"SELECT max(id) FROM {_PROBE}.sync.cycles WHERE finished_at IS NOT NULL")\
+            probe.execute("ATTACH ? AS published (READ_ONLY)", [str(copy)])
+            return probe.execute("SELECT max(id) FROM published.sync.cycles WHERE finished_at IS NOT NULL")\
                 .fetchall()[0][0]
     except duckdb.Error as error:
         raise PublishError(f"the copy of the state does not read back: {error}") from None

@@ -80,7 +80,7 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
     crm_server = serve_in_thread(customcrm_app(root / "customcrm.sqlite"))
     mc_server = serve_in_thread(membercare_app(root / "membercare.sqlite"))
     admins = (Admin(crm_server), Admin(mc_server))
-    db_path = root / "sync.duckdb"
+    db_path = root / "state.duckdb"
     env = {**os.environ, "CUSTOMCRM_BASE_URL": crm_server.api_url, "MEMBERCARE_BASE_URL": mc_server.api_url,
            "CRM_MEMBERCARE_DB": str(db_path), "CUSTOMCRM_TOKEN": CRM_TOKEN, "MEMBERCARE_API_KEY": MC_API_KEY}
     log = WriteLog()
