@@ -37,7 +37,7 @@ def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_
     env = {
         "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
         "DAGSTER_HOME": str(prepare_dagster_home(tmp_path / "dagster_home")),
-        "CRM_MEMBERCARE_DB": str(tmp_path / "sync.duckdb"), "CRM_MEMBERCARE_SENSOR_INTERVAL": "2",
+        "CRM_MEMBERCARE_DB": str(tmp_path / "state.duckdb"), "CRM_MEMBERCARE_SENSOR_INTERVAL": "2",
         "CUSTOMCRM_BASE_URL": customcrm_server.api_url, "CUSTOMCRM_TOKEN": "sandbox-crm-token",
         "MEMBERCARE_BASE_URL": membercare_server.api_url, "MEMBERCARE_API_KEY": "sandbox-membercare-key",
     }
