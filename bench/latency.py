@@ -3,9 +3,15 @@
 Both sandboxes run in their own processes, on the stores and state a bench scale left in steady state;
 `dagster dev` runs the project's definitions with its own DAGSTER_HOME (one run at a time, like the
 project's instance file) in the work directory and `CRM_MEMBERCARE_SENSOR_INTERVAL=5`. After one warm-up
-edit has gone through, 20 edits alternate sides, one every `EDIT_SPACING_S`, each on its own linked pair;
+edit has gone through, 40 edits alternate sides, one every `EDIT_SPACING_S`, each on its own linked pair;
 each edit's latency is the time from its write until a read of the other system returns the new value
-(polled every `POLL_S`).
+(polled every `POLL_S`). The QA checklist is evaluated in every run (DESIGN Part E).
+
+Where a sensor's run spends its time is read back from the instance's event log once dagster dev has
+stopped (`run_parts`): waiting in the queue, the launch (a new process that imports the code location),
+the steps (each step's own time, and the gaps between steps that are Dagster's per-step overhead), the
+QA checks' steps, and the end of the run (the resource's teardown: the cycle's bookkeeping and the
+analysts' copy).
 """
 
 from __future__ import annotations
@@ -27,20 +33,12 @@ import httpx
 from bench import scenarios, servers
 from crm_membercare.config import Settings
 
-EDITS = 20
+EDITS = 40
 EDIT_SPACING_S = 1.5
 POLL_S = 0.5
 GIVE_UP_S = 120.0
 SENSOR_INTERVAL_S = 5
-INSTANCE_YAML = """\
-concurrency:
-  runs:
-    max_concurrent_runs: 1
-run_queue:
-  dequeue_interval_seconds: 1
-telemetry:
-  enabled: false
-"""
+INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "dagster_home" / "dagster.yaml"
 
 
 @dataclass
@@ -74,7 +72,7 @@ def measure(synced: Path | None, work: Path, *, say: Callable[[str], None] = pri
     if reason:
         return {"scale": scale, "p50": None, "p95": None, "reason": reason}
     with scenarios.running(synced) as sandboxes:
-        db = synced / "sync.duckdb"
+        db = synced / scenarios.STATE_FILE
         pairs = scenarios.linked_pairs(db, "contacts_persons", EDITS + 1, 2 * scenarios.EDITS_PER_SIDE)
         dagster = _start_dagster(work, sandboxes, db)
         try:
@@ -93,6 +91,7 @@ def measure(synced: Path | None, work: Path, *, say: Callable[[str], None] = pri
                 _follow(crm, mc, edits, spacing_s=EDIT_SPACING_S, give_up_s=GIVE_UP_S)
         finally:
             _stop(dagster)
+    parts = run_parts(work / "dagster_home")
     seen = [e.seen_after for e in edits if e.seen_after is not None]
     missing = len(edits) - len(seen)
     latencies = seen + [float("inf")] * missing
@@ -102,17 +101,56 @@ def measure(synced: Path | None, work: Path, *, say: Callable[[str], None] = pri
         "mean_seen": statistics.fmean(seen) if seen else None,
         "by_side": {side: [round(e.seen_after, 2) for e in edits if e.side == side and e.seen_after is not None]
                     for side in ("customcrm", "membercare")},
-        "sensor_interval_s": SENSOR_INTERVAL_S, "edit_spacing_s": EDIT_SPACING_S,
+        "sensor_interval_s": SENSOR_INTERVAL_S, "edit_spacing_s": EDIT_SPACING_S, "run_parts": parts,
     }
+
+
+def run_parts(home: Path) -> dict:
+    """Medians over the sensors' successful runs: where a run's wall time goes (seconds)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = [r for r in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
+                if r.tags.get("dagster/sensor_name")]
+        parts: dict[str, list[float]] = {}
+        for run in runs:
+            events = [(e.timestamp, e.dagster_event.event_type_value, e.dagster_event.step_key)
+                      for e in instance.all_logs(run.run_id) if e.dagster_event is not None]
+            times = {}
+            for at, kind, _ in events:
+                times.setdefault(kind, at)
+            steps: dict[str, list[float]] = {}
+            for at, kind, step in events:
+                if step and kind in ("STEP_START", "STEP_SUCCESS"):
+                    steps.setdefault(step, []).append(at)
+            spans = sorted((v[0], v[-1], key) for key, v in steps.items() if len(v) == 2)
+            if not spans or not {"RUN_START", "RUN_SUCCESS"} <= set(times):
+                continue
+            inside = sum(end - start for start, end, _ in spans)
+            first, last = spans[0][0], max(end for _, end, _ in spans)
+            values = {
+                "queued": times.get("RUN_DEQUEUED", times["RUN_START"]) - times.get("RUN_ENQUEUED", times["RUN_START"]),
+                "launch": times["RUN_START"] - times.get("RUN_DEQUEUED", times.get("RUN_STARTING", times["RUN_START"])),
+                "start_to_first_step": first - times["RUN_START"],
+                "steps": inside,
+                "between_steps": (last - first) - inside,
+                "qa_steps": sum(end - start for start, end, key in spans if key.startswith("qa_")),
+                "after_last_step": times["RUN_SUCCESS"] - last,
+                "run_total": times["RUN_SUCCESS"] - times.get("RUN_ENQUEUED", times["RUN_START"]),
+                "step_count": float(len(spans)),
+            }
+            for name, value in values.items():
+                parts.setdefault(name, []).append(value)
+    return {"runs": len(runs), **{name: round(statistics.median(v), 3) for name, v in parts.items()}}
 
 
 def _start_dagster(work: Path, sandboxes: scenarios.Sandboxes, db: Path) -> subprocess.Popen:
     home = work / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    (home / "dagster.yaml").write_text(INSTANCE_TEMPLATE.read_text())
     env = {**os.environ, "DAGSTER_HOME": str(home), "CRM_MEMBERCARE_SENSOR_INTERVAL": str(SENSOR_INTERVAL_S),
            "CUSTOMCRM_BASE_URL": sandboxes.crm.api_url, "MEMBERCARE_BASE_URL": sandboxes.mc.api_url,
-           "CRM_MEMBERCARE_DB": str(db)}
+           "CRM_MEMBERCARE_DB": str(db), "CRM_MEMBERCARE_ANALYTICS_DB": str(work / "analytics.duckdb")}
     dagster = Path(sys.executable).parent / "dagster"
     port = servers.free_port()
     log = (work / "dagster.log").open("w")

@@ -56,16 +56,16 @@ def main(argv: list[str] | None = None) -> int:
         with scenarios.running(run) as sandboxes:
             urls = (sandboxes.crm.api_url, sandboxes.mc.api_url)
             if not options.synced:
-                first = run_child(run / "sync.duckdb", *urls, profile=out / "first_sync.prof")
+                first = run_child(run / scenarios.STATE_FILE, *urls, profile=out / "first_sync.prof")
                 summarise(out / "first_sync.prof", out / "first_sync.txt")
                 print(f"first sync {first.seconds:.1f} s under cProfile", file=sys.stderr, flush=True)
             for _ in range(3):
-                settle = run_child(run / "sync.duckdb", *urls)
+                settle = run_child(run / scenarios.STATE_FILE, *urls)
                 print(f"settle {settle.seconds:.2f} s, {settle.propagated} propagated", file=sys.stderr, flush=True)
                 if settle.propagated == 0:
                     break
-            scenarios.make_edits(run / "sync.duckdb", sandboxes, scenarios.EDITS_PER_SIDE)
-            incremental = run_child(run / "sync.duckdb", *urls, profile=out / "incremental.prof")
+            scenarios.make_edits(run / scenarios.STATE_FILE, sandboxes, scenarios.EDITS_PER_SIDE)
+            incremental = run_child(run / scenarios.STATE_FILE, *urls, profile=out / "incremental.prof")
             summarise(out / "incremental.prof", out / "incremental.txt")
             print(f"incremental {incremental.seconds:.2f} s under cProfile", file=sys.stderr, flush=True)
     finally:

@@ -21,6 +21,7 @@ from crm_membercare.config import Settings
 from crm_membercare.engine.state import CATALOG
 
 SEED, OVERLAP = 42, 0.3
+STATE_FILE = "state.duckdb"  # a bench run's sync state, beside its sandboxes' stores
 EDITS_PER_SIDE = 50
 WORKERS = 8  # EngineSettings.workers: the engine's requests in flight
 DEFAULTS = Settings()
@@ -108,7 +109,7 @@ def first_sync(work: Path, result: ScaleResult, *, timeout_s: float | None) -> P
     with running(run, record=True) as sandboxes:
         sandboxes.clear_stats()
         try:
-            cycle = run_child(run / "sync.duckdb", sandboxes.crm.api_url, sandboxes.mc.api_url, timeout_s=timeout_s)
+            cycle = run_child(run / STATE_FILE, sandboxes.crm.api_url, sandboxes.mc.api_url, timeout_s=timeout_s)
         except CycleCapped as capped:
             result.notes.append(f"first sync stopped at the {timeout_s:.0f} s cap ({capped})")
             result.first_sync_capped = {"seconds": capped.seconds, "peak_rss_mb": capped.peak_rss_mb}
@@ -145,14 +146,14 @@ def incremental(run: Path, result: ScaleResult, *, timeout_s: float | None) -> N
     with running(run) as sandboxes:
         urls = (sandboxes.crm.api_url, sandboxes.mc.api_url)
         for _ in range(3):
-            settle = run_child(run / "sync.duckdb", *urls, timeout_s=timeout_s)
+            settle = run_child(run / STATE_FILE, *urls, timeout_s=timeout_s)
             result.settle.append({"seconds": settle.seconds, "propagated": settle.propagated,
                                   "peak_rss_mb": settle.peak_rss_mb})
             if settle.propagated == 0:
                 break
-        make_edits(run / "sync.duckdb", sandboxes, EDITS_PER_SIDE)
+        make_edits(run / STATE_FILE, sandboxes, EDITS_PER_SIDE)
         sandboxes.clear_stats()
-        cycle: CycleRun = run_child(run / "sync.duckdb", *urls, timeout_s=timeout_s)
+        cycle: CycleRun = run_child(run / STATE_FILE, *urls, timeout_s=timeout_s)
         result.incremental = asdict(cycle)
         result.incremental_requests = sandboxes.requests()
 

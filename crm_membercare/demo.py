@@ -3,9 +3,10 @@
     python -m crm_membercare.demo [--keep] [--port 3000]
 
 Run history and sensor cursors live in `DAGSTER_HOME` (default `data/dagster_home`, its `dagster.yaml`
-copied from `dagster_home/dagster.yaml`); the sync state in `CRM_MEMBERCARE_DB` (default `data/sync.duckdb`).
-Without `--keep` the sandboxes are reset and re-seeded (seed 42, small, overlap 0.3) and the sync state is
-removed with them, since its links would point at records that no longer exist.
+copied from `dagster_home/dagster.yaml`); the sync state in `CRM_MEMBERCARE_DB` (default `data/state.duckdb`),
+the analysts' copy in `CRM_MEMBERCARE_ANALYTICS_DB` (default `data/analytics.duckdb`). Without `--keep` the
+sandboxes are reset and re-seeded (seed 42, small, overlap 0.3) and the sync state and its copy are removed
+with them, since their links would point at records that no longer exist.
 """
 
 from __future__ import annotations
@@ -90,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("MEMBERCARE_API_KEY", settings.membercare_api_key)
     env["DAGSTER_HOME"] = str(prepare_dagster_home(Path(env.get("DAGSTER_HOME", PROJECT / "data" / "dagster_home"))
                                                     .resolve()))
-    db_path = Path(settings.db_path)
     if not args.keep:
-        for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
+        db_path, analytics = Path(settings.db_path), Path(settings.analytics_db)
+        for stale in (db_path, db_path.with_name(db_path.name + ".wal"), db_path.with_name(db_path.name + ".acks"),
+                      analytics):
             stale.unlink(missing_ok=True)
 
     sandbox_command = [str(BIN / "crm-membercare"), "sandbox"]

@@ -29,6 +29,23 @@ def wait_for(what: str, probe, timeout_s: float, log_path):
     raise AssertionError(f"timed out waiting for {what}; dagster dev log tail:\n{log_path.read_text()[-3000:]}")
 
 
+CHECKS_QUERY = """{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks {
+    name executionForLatestMaterialization { status } } } } } }"""
+
+
+def _link_check_statuses(port: int) -> dict[str, dict[str, str | None]] | None:
+    """Each link table's checks and the status of their evaluation for its latest materialization."""
+    nodes = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": CHECKS_QUERY}, timeout=10).json()
+    found = {}
+    for node in nodes["data"]["assetNodes"]:
+        if node["assetKey"]["path"][0] == "links":
+            checks = node["assetChecksOrError"]["checks"]
+            found[node["assetKey"]["path"][-1]] = {
+                c["name"]: (c["executionForLatestMaterialization"] or {}).get("status") for c in checks}
+    settled = found and all(s not in (None, "IN_PROGRESS") for c in found.values() for s in c.values())
+    return found if settled else None
+
+
 @pytest.mark.slow
 def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_server, membercare_server, tmp_path):
     for server in (customcrm_server, membercare_server):
@@ -38,6 +55,7 @@ def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_
         "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
         "DAGSTER_HOME": str(prepare_dagster_home(tmp_path / "dagster_home")),
         "CRM_MEMBERCARE_DB": str(tmp_path / "state.duckdb"), "CRM_MEMBERCARE_SENSOR_INTERVAL": "2",
+        "CRM_MEMBERCARE_ANALYTICS_DB": str(tmp_path / "analytics.duckdb"),
         "CUSTOMCRM_BASE_URL": customcrm_server.api_url, "CUSTOMCRM_TOKEN": "sandbox-crm-token",
         "MEMBERCARE_BASE_URL": membercare_server.api_url, "MEMBERCARE_API_KEY": "sandbox-membercare-key",
     }
@@ -56,7 +74,7 @@ def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_
             person_id = wait_for("the first sync to link the contact", linked_person, 240, log_path)
 
             graph = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ assetNodes { id } }"}).json()
-            assert len(graph["data"]["assetNodes"]) == 10 + 1 + 5 * len(FLOWS)
+            assert len(graph["data"]["assetNodes"]) == 10 + 1 + 5 * len(FLOWS) + 2
 
             crm.patch(f"/contacts/{contact_id}", json={"last_name": "Edited-In-CRM"}).raise_for_status()
             edited_at = time.monotonic()
@@ -66,6 +84,12 @@ def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_
             wait_for("the edit to reach MemberCare",
                      lambda: mc.get(f"/persons/{person_id}").json()["lastname"] == "Edited-In-CRM", 120, log_path)
             print(f"edit propagated in {time.monotonic() - edited_at:.1f} s")
+            # What the UI shows: after the sensors' runs, every link table's checks are evaluated against its
+            # latest materialization (never "not evaluated").
+            statuses = wait_for("the sensor run's checks", lambda: _link_check_statuses(port), 60, log_path)
+            assert set(statuses) == {f"{flow.name}_links" for flow in FLOWS}
+            for label, checks in statuses.items():
+                assert len(checks) == 7 and None not in checks.values(), (label, checks)
         finally:
             stop(dagster)
     assert dagster.returncode is not None  # stopped within stop()'s deadline, like Ctrl-C in a terminal

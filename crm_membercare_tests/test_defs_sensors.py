@@ -6,8 +6,9 @@ import dagster as dg
 import httpx
 import pytest
 
-from crm_membercare.defs.resources import CustomCrmResource, MemberCareResource
-from crm_membercare.defs.sensors import customcrm_changes, membercare_changes
+from crm_membercare.defs.resources import CustomCrmResource, MemberCareResource, SyncEngineResource, state_database
+from crm_membercare.defs.sensors import breaker_acknowledgements, customcrm_changes, membercare_changes
+from crm_membercare.engine.acks import record_ack
 
 TINY = {"users": 2, "customers": 4, "contacts": 8, "products": 3, "orders": 4, "quotes": 2}
 
@@ -24,8 +25,8 @@ def seed(server) -> None:
 
 
 def evaluate(sensor, instance, cursor, **resources) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    return sensor(context)
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        return sensor(context)
 
 
 def test_customcrm_sensor_requests_one_run_per_change_and_never_twice(customcrm_server, instance):
@@ -47,6 +48,7 @@ def test_customcrm_sensor_requests_one_run_per_change_and_never_twice(customcrm_
     assert len(changed.run_requests) == 1 and changed.cursor != first.cursor
     assert changed.run_requests[0].run_key != first.run_requests[0].run_key
     assert "contacts" in changed.run_requests[0].tags["crm_membercare/changed"]
+    assert changed.run_requests[0].tags["crm_membercare/qa"] == "incremental"
     assert evaluate(customcrm_changes, instance, first.cursor, crm=crm).run_requests[0].run_key == \
         changed.run_requests[0].run_key
     assert evaluate(customcrm_changes, instance, changed.cursor, crm=crm).run_requests == []
@@ -79,7 +81,7 @@ def test_a_queued_run_absorbs_new_changes_and_an_unreachable_system_keeps_the_cu
     seed(customcrm_server)
     crm = CustomCrmResource(base_url=customcrm_server.api_url, token="sandbox-crm-token")
     first = evaluate(customcrm_changes, instance, None, crm=crm)
-    job = defs.resolve_job_def("sync_to_membercare")
+    job = defs.resolve_job_def("sync_all")
     run = instance.create_run_for_job(job, run_config={}, status=dg.DagsterRunStatus.NOT_STARTED)
     with httpx.Client(base_url=customcrm_server.api_url, headers={"Authorization": "Bearer sandbox-crm-token"}) as http:
         http.post("/users", json={"email": "new@example.com", "first_name": "N", "last_name": "U",
@@ -91,3 +93,21 @@ def test_a_queued_run_absorbs_new_changes_and_an_unreachable_system_keeps_the_cu
     offline = CustomCrmResource(base_url="http://127.0.0.1:9/api/v1", token="secret-token-value")
     result = evaluate(customcrm_changes, instance, first.cursor, crm=offline)
     assert isinstance(result, dg.SkipReason) and "secret-token-value" not in result.skip_message
+
+
+def test_an_acknowledgement_from_the_cli_requests_one_run_without_opening_the_state(tmp_path, instance):
+    state = tmp_path / "state.duckdb"  # never created: the sensor must not need it
+    sync = SyncEngineResource(crm=CustomCrmResource(token="t"), membercare=MemberCareResource(api_key="k"),
+                              state=state_database(str(state)))
+    quiet = evaluate(breaker_acknowledgements, instance, None, sync=sync)
+    assert quiet.run_requests == [] and quiet.skip_reason
+
+    record_ack(state, "contacts_persons")
+    acked = evaluate(breaker_acknowledgements, instance, quiet.cursor, sync=sync)
+    assert len(acked.run_requests) == 1 and acked.cursor
+    assert acked.run_requests[0].tags["crm_membercare/qa"] == "incremental"
+    assert evaluate(breaker_acknowledgements, instance, acked.cursor, sync=sync).run_requests == []
+    record_ack(state, "contacts_persons")  # acknowledged again later: a new run
+    again = evaluate(breaker_acknowledgements, instance, acked.cursor, sync=sync)
+    assert len(again.run_requests) == 1 and again.run_requests[0].run_key != acked.run_requests[0].run_key
+    assert not state.exists()

@@ -387,7 +387,7 @@ REVIEWED_INTERPOLATIONS = {
     "raw_table(MC_SYSTEM, flow.mc_resource).name", "'mc_id' if column == 'crm_id' else 'crm_id'",
     "' (READ_ONLY)' if read_only else ''", "'WHERE open' if open_only else ''", "'LIMIT ?' if limit else ''",
     "typed", "flow.invoice_type", "CRM_SYSTEM", "MC_SYSTEM", "flow.crm_resource", "flow.mc_resource",
-    "expected", "where", "mc_type",
+    "expected", "where", "mc_type", "restrict",  # qa.py: a scope filter made of `?` placeholders only
 }
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ATTACH|USE|WHERE|FROM|SET|AND|OR|LIMIT)\b")
 

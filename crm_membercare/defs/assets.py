@@ -1,27 +1,30 @@
-"""The asset graph, generated from `RAW_TABLES` and `FLOWS` (DESIGN Part D); each asset is one engine call.
+"""The asset graph, generated from `RAW_TABLES` and `FLOWS` (DESIGN Part D); each step is one engine call.
 
-    crm/<resource>, membercare/<resource>, membercare/countries     raw state in DuckDB     engine.extract
-    links/<flow>                                                    links + merge -> outbox engine.plan
-    changes/<flow>/to_membercare, changes/<flow>/to_crm             the open change sets    (summary, breaker)
-    writeback/membercare/<flow>, writeback/crm/<flow>               applied to the systems  engine.writeback
+    raw/crm_<resource>, raw/membercare_<resource>          one step: every raw table read   engine.extract_all
+    links/<flow>_links + changes/<flow>_changes_to_*       one step per flow: plan          engine.plan
+    writeback/<flow>_written_to_*                          one step per flow: apply         engine.writeback
+    operations/sync_conflicts, operations/sync_rejects     one step: what needs a person
 
 A flow's links wait on the writeback of the flows it references (`flow.depends_on`), so a contact is planned
 after its company was linked or created. The change sets carry the blocking checks (circuit breaker, payload
-validation): a failing one skips that flow's writeback, and what depends on it, in the same run.
+validation): a failing one skips that flow's writeback, and what depends on it, in the same run. Fewer,
+larger steps keep a sensor's run short (Dagster's overhead is per step); the graph still shows every table.
 """
+
 
 from collections.abc import Iterable
 from dataclasses import astuple
 
 import dagster as dg
 
-from crm_membercare.defs import keys
+from crm_membercare.defs import keys, tables
 from crm_membercare.defs.resources import SyncEngineResource
-from crm_membercare.engine import qa
+from crm_membercare.display import markdown_cell
+from crm_membercare.engine import events, qa
 from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.operations import CREATE, DELETE, TO_MEMBERCARE, UPDATE
-from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable, raw_table
+from crm_membercare.engine.raw_schema import RAW_TABLES, raw_table
 from crm_membercare.engine.reference import store_countries
 from crm_membercare.mapping.flows import FLOWS, Flow, flow_by_name
 
@@ -34,9 +37,7 @@ def markdown_table(rows: Iterable[dict]) -> str:
         return "_(none)_"
     head = list(rows[0])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        cells = (str(row.get(k, "")).replace("|", "\\|").replace("\n", " ")[:80] for k in head)
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(markdown_cell(row.get(k)) for k in head) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -46,158 +47,190 @@ def flow_description(flow: Flow, what: str) -> str:
     return f"{flow.title} ({flow.crm_resource} ↔ {flow.mc_resource}): {what}\n\n{table}"
 
 
-# --- raw ------------------------------------------------------------------------------------------------
+# --- raw: one step reads both systems ---------------------------------------------------------------------
 
-def raw_asset(table: RawTable) -> dg.AssetsDefinition:
+def raw_spec(table) -> dg.AssetSpec:
     system = "CustomCRM" if table.system == CRM_SYSTEM else "MemberCare"
-
-    @dg.asset(
-        key=keys.raw_key(table), group_name=keys.raw_group(table),
-        kinds={"python", "duckdb", keys.raw_group(table)},
+    return dg.AssetSpec(
+        keys.raw_key(table), group_name=keys.raw_group(table), kinds={"python", "duckdb", keys.raw_group(table)},
         description=f"{system} `{table.resource}`, read incrementally since the stored cursor into DuckDB "
                     f"table `{table.name}` (one row per id: typed columns plus the raw JSON).",
+        metadata=tables.raw_metadata(table, FLOWS),
     )
-    def _raw(context: dg.AssetExecutionContext, sync: SyncEngineResource) -> dg.MaterializeResult:
-        result = sync.extract(table)
+
+
+COUNTRIES_SPEC = dg.AssetSpec(
+    keys.COUNTRIES_KEY, group_name=keys.MC_GROUP, kinds={"python", "duckdb", "membercare"},
+    description="MemberCare's own country ids (`addresses/countries`), the reference the address rows translate "
+                "ISO alpha-2 codes through; copied to `membercare.countries`.",
+    metadata={tables.TABLE_NAME: keys.COUNTRIES_TABLE, tables.COLUMN_SCHEMA: tables.schema(
+        [("id", "INTEGER", "MemberCare's country id"), ("name", "VARCHAR", "its name"),
+         ("iso2", "VARCHAR", "ISO 3166-1 alpha-2")])},
+)
+
+
+@dg.multi_asset(name="read_both_systems", specs=[*(raw_spec(t) for t in RAW_TABLES), COUNTRIES_SPEC],
+                can_subset=True)
+def raw_tables(context: dg.AssetExecutionContext, sync: SyncEngineResource):
+    """Every selected raw table in one step: resources read one after the other, MemberCare's `/ids` lists
+    on threads while the rest is read (`SyncEngine.extract_all`)."""
+    selected = [t for t in RAW_TABLES if keys.raw_key(t) in context.selected_asset_keys]
+    if keys.COUNTRIES_KEY in context.selected_asset_keys:
+        countries = sync.engine.mc.countries()
+        count = store_countries(sync.con, countries)
+        yield dg.MaterializeResult(asset_key=keys.COUNTRIES_KEY, metadata={"dagster/row_count": count})
+    for table, result in zip(selected, sync.extract_all(selected), strict=True):
         live, gone = sync.con.execute(
             f"SELECT count(*) FILTER (WHERE gone IS NULL), count(*) FILTER (WHERE gone IS NOT NULL) FROM {table.name}"
         ).fetchall()[0]
-        return dg.MaterializeResult(metadata={
+        yield dg.MaterializeResult(asset_key=keys.raw_key(table), metadata={
             "dagster/row_count": live, "gone": gone, "read": result.read, "changed": result.changed,
-            "deleted": result.deleted, "cursor": result.cursor or "", "table": table.name,
+            "deleted": result.deleted, "cursor": result.cursor or "",
         })
 
-    return _raw
 
-
-@dg.asset(
-    key=keys.COUNTRIES_KEY, group_name=keys.MC_GROUP, kinds={"python", "duckdb", "membercare"},
-    description="MemberCare's own country ids (`addresses/countries`), the reference the address rows translate "
-                "ISO alpha-2 codes through; copied to `membercare.countries`.",
-)
-def membercare_countries(sync: SyncEngineResource) -> dg.MaterializeResult:
-    countries = sync.engine.mc.countries()
-    count = store_countries(sync.con, countries)
-    preview = [{"id": c["id"], "name": c.get("name"), "iso2": c.get("iso2Letter")} for c in countries[:PREVIEW_ROWS]]
-    return dg.MaterializeResult(metadata={"dagster/row_count": count,
-                                          "preview": dg.MetadataValue.md(markdown_table(preview))})
-
-
-# --- links ----------------------------------------------------------------------------------------------
+# --- plan: a flow's link table and its two change sets, with the blocking checks ----------------------------
 
 class PlanConfig(dg.Config):
     acknowledge_breaker: bool = False
     """Let this flow's held removals through once (DESIGN C10); same as `crm-membercare breaker ack FLOW`."""
 
 
+BREAKER_CHECK, PAYLOAD_CHECK = "circuit_breaker", "change_set_validates"
+
+
 def links_deps(flow: Flow) -> list[dg.AssetKey]:
-    tables = [raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)]
+    sources = [raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)]
     if flow.derived is not None:  # owners are read from the raw orders and quotes
-        tables += [raw_table(CRM_SYSTEM, flow_by_name(name).crm_resource) for name in flow.derived.through]
-    deps = [keys.raw_key(t) for t in dict.fromkeys(tables)] + [keys.COUNTRIES_KEY]
+        sources += [raw_table(CRM_SYSTEM, flow_by_name(name).crm_resource) for name in flow.derived.through]
+    deps = [keys.raw_key(t) for t in dict.fromkeys(sources)] + [keys.COUNTRIES_KEY]
     for name in flow.depends_on:
         deps += [keys.writeback_key(flow_by_name(name), d) for d in keys.DIRECTIONS]
     return deps
 
 
-def links_asset(flow: Flow) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=keys.links_key(flow), group_name=flow.name, kinds={"python", "duckdb"}, deps=links_deps(flow),
-        description=flow_description(flow, "links (`sync.links`, one-to-one per flow) and the three-way merge of "
-                                           "linked pairs, planned into the outbox."),
+def links_spec(flow: Flow) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        keys.links_key(flow), group_name=flow.name, kinds={"python", "duckdb"}, deps=links_deps(flow),
+        description=flow_description(flow, "links (`sync.links`, one-to-one per flow; the columns are the mapped "
+                                           "values as both sides last agreed) and the three-way merge of linked "
+                                           "pairs, planned into the outbox."),
+        metadata=tables.links_metadata(flow),
     )
-    def _links(context: dg.AssetExecutionContext, config: PlanConfig, sync: SyncEngineResource) -> dg.MaterializeResult:
+
+
+def changes_spec(flow: Flow, direction: str) -> dg.AssetSpec:
+    target = "MemberCare" if direction == TO_MEMBERCARE else "CustomCRM"
+    return dg.AssetSpec(
+        keys.changes_key(flow, direction), group_name=flow.name, kinds={"python", "duckdb"},
+        deps=[keys.links_key(flow)], metadata=tables.changes_metadata(flow, direction),
+        description=flow_description(flow, f"the open operations `{direction}` in `sync.outbox`: what the next "
+                                           f"writeback will do to {target}."),
+    )
+
+
+def blocking_checks(flow: Flow, direction: str) -> list[dg.AssetCheckSpec]:
+    key = keys.changes_key(flow, direction)
+    target = "MemberCare" if direction == TO_MEMBERCARE else "CustomCRM"
+    return [
+        dg.AssetCheckSpec(BREAKER_CHECK, asset=key, blocking=True,
+                          description="Circuit breaker (DESIGN C10): the flow's removals stay under "
+                                      "max(minimum, share of its links), or an operator acknowledged them."),
+        dg.AssetCheckSpec(PAYLOAD_CHECK, asset=key, blocking=True,
+                          description=f"Every pending payload validates for {target} (no write it would "
+                                      "reject for a reason visible in advance)."),
+    ]
+
+
+def plan_assets(flow: Flow) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name=f"plan_{flow.name}",
+        specs=[links_spec(flow), *(changes_spec(flow, d) for d in keys.DIRECTIONS)],
+        check_specs=[spec for d in keys.DIRECTIONS for spec in blocking_checks(flow, d)],
+    )
+    def _plan(context: dg.AssetExecutionContext, config: PlanConfig, sync: SyncEngineResource):
         if config.acknowledge_breaker:
             acknowledged = sync.acknowledge_breaker(flow)
             context.log.info(f"breaker of {flow.name}: {'acknowledged' if acknowledged else 'not tripped'}")
         plan = sync.plan(flow)
         counts = qa.link_counts(sync.con, flow)
         conflicts = [{"crm_id": c.crm_id, "mc_id": c.mc_id, "field": c.conflict.field,
+                      "crm_value": c.conflict.crm_value, "membercare_value": c.conflict.membercare_value,
                       "winner": c.conflict.winner} for c in plan.conflict_preview[:PREVIEW_ROWS]]
-        return dg.MaterializeResult(metadata={
+        yield dg.MaterializeResult(asset_key=keys.links_key(flow), metadata={
             "dagster/row_count": counts["active"], "ended": counts["ended"], "new_links": plan.new_links,
             "planned": plan.operations, "creates": plan.count(CREATE), "updates": plan.count(UPDATE),
             "deletes": plan.count(DELETE), "conflicts": plan.conflicts, "rejects": plan.rejects,
             "waiting": plan.waiting, "ambiguous": counts["ambiguous"], "open_rejects": counts["open_rejects"],
             "conflicts_preview": dg.MetadataValue.md(markdown_table(conflicts)),
         })
-
-    return _links
-
-
-# --- change sets, with their blocking checks -------------------------------------------------------------
-
-BREAKER_CHECK, PAYLOAD_CHECK = "circuit_breaker", "change_set_validates"
-
-
-def changes_asset(flow: Flow, direction: str) -> dg.AssetsDefinition:
-    key = keys.changes_key(flow, direction)
-    target = "MemberCare" if keys.TARGET[direction] == "membercare" else "CustomCRM"
-
-    @dg.asset(
-        key=key, group_name=flow.name, kinds={"python", "duckdb"}, deps=[keys.links_key(flow)],
-        description=flow_description(flow, f"the open operations `{direction}` in `sync.outbox`: what the next "
-                                           f"writeback will do to {target}."),
-        check_specs=[
-            dg.AssetCheckSpec(BREAKER_CHECK, asset=key, blocking=True,
-                              description="Circuit breaker (DESIGN C10): the flow's removals stay under "
-                                          "max(minimum, share of its links), or an operator acknowledged them."),
-            dg.AssetCheckSpec(PAYLOAD_CHECK, asset=key, blocking=True,
-                              description=f"Every pending payload validates for {target} (no write it would "
-                                          "reject for a reason visible in advance)."),
-        ],
-    )
-    def _changes(sync: SyncEngineResource) -> dg.MaterializeResult:
         status = sync.hold_for_breaker(flow)
-        changes = qa.change_set(sync.con, flow, direction, PREVIEW_ROWS)
-        held = [r[0] for r in sync.con.execute(
-            "SELECT coalesce(crm_id::VARCHAR, mc_id) FROM sync.outbox WHERE flow = ? AND status = 'held' ORDER BY id",
-            [flow.name]).fetchall()]
-        breaker_result = dg.AssetCheckResult(
-            check_name=BREAKER_CHECK, passed=not status.blocks,
-            description=None if not status.blocks else
-            f"{status.destructive} removals > threshold {status.threshold}: held until acknowledged "
-            f"(`crm-membercare breaker ack {flow.name}`, or run config acknowledge_breaker on "
-            f"{keys.links_key(flow).to_user_string()})",
-            metadata={"destructive": status.destructive, "threshold": status.threshold,
-                      "tripped": status.tripped, "acknowledged": status.acknowledged,
-                      "held_record_ids": dg.MetadataValue.json(held[:100])},
-        )
-        problems = qa.change_set_problems(sync.con, flow, direction, sync.qa_context())
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": changes.total, **{f"{op}s": n for op, n in changes.by_operation.items()},
-                "pending": changes.by_status.get("pending", 0), "held": changes.by_status.get("held", 0),
-                "preview": dg.MetadataValue.md(markdown_table(changes.preview)),
-            },
-            check_results=[breaker_result, finding_result(PAYLOAD_CHECK, problems)],
-        )
+        for direction in keys.DIRECTIONS:
+            yield from change_set_results(sync, flow, direction, status)
 
-    return _changes
+    return _plan
 
 
-def finding_result(check_name: str, finding: qa.Finding, *, explained_severity: dg.AssetCheckSeverity | None = None,
+def change_set_results(sync: SyncEngineResource, flow: Flow, direction: str, status):
+    key = keys.changes_key(flow, direction)
+    changes = qa.change_set(sync.con, flow, direction, PREVIEW_ROWS)
+    held = [r[0] for r in sync.con.execute(
+        "SELECT coalesce(crm_id::VARCHAR, mc_id) FROM sync.outbox WHERE flow = ? AND status = 'held' ORDER BY id",
+        [flow.name]).fetchall()]
+    state = ("acknowledged: the held removals are applied now" if status.tripped and status.acknowledged else
+             f"tripped: {status.destructive} removals > threshold {status.threshold}, held until acknowledged "
+             f"(`crm-membercare breaker ack {flow.name}`)" if status.blocks else "not tripped")
+    yield dg.MaterializeResult(asset_key=key, metadata={
+        "dagster/row_count": changes.total, **{f"{op}s": n for op, n in changes.by_operation.items()},
+        "pending": changes.by_status.get("pending", 0), "held": changes.by_status.get("held", 0),
+        "waiting": changes.by_status.get("waiting", 0),
+        "preview": dg.MetadataValue.md(markdown_table(changes.preview)),
+    })
+    yield dg.AssetCheckResult(
+        asset_key=key, check_name=BREAKER_CHECK, passed=not status.blocks, description=state,
+        metadata={"state": state, "removals": status.destructive, "threshold": status.threshold,
+                  "tripped": bool(status.tripped), "acknowledged": bool(status.acknowledged),
+                  "held_record_ids": dg.MetadataValue.json(held[:100])},
+    )
+    problems = qa.change_set_problems(sync.con, flow, direction, sync.qa_context())
+    yield finding_result(PAYLOAD_CHECK, problems, asset_key=key)
+
+
+def finding_result(check_name: str, finding: qa.Finding, *, asset_key: dg.AssetKey | None = None,
+                   explained_severity: dg.AssetCheckSeverity | None = None,
                    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
-    """A QA finding as a check result that names the failing (and the explained) record ids."""
+    """A QA finding as a check result: the failing and explained ids, and a line per item saying what and why."""
     explained = sum(len(ids) for ids in finding.explained.values())
     passed = finding.passed and not (explained_severity and explained)
     metadata = {
-        "checked": finding.checked, "failing": len(finding.failing), "explained": explained,
+        "scope": finding.scope, "checked": finding.checked, "failing": len(finding.failing), "explained": explained,
         "failing_ids": dg.MetadataValue.json(list(finding.failing[:100])),
         "explained_ids": dg.MetadataValue.json({k: list(v[:50]) for k, v in finding.explained.items()}),
     }
     if finding.details:
-        metadata["details"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in finding.details[:25]))
+        metadata["details"] = dg.MetadataValue.md(_lines(finding.details))
+    if finding.explained_details:
+        metadata["explained_details"] = dg.MetadataValue.md(_lines(finding.explained_details))
+    summary = (f"{len(finding.failing)} of {finding.checked} failing" if finding.failing else
+               f"{explained} explained of {finding.checked}" if explained else f"{finding.checked} checked")
     return dg.AssetCheckResult(
-        check_name=check_name, passed=passed, metadata=metadata,
+        asset_key=asset_key, check_name=check_name, passed=passed, metadata=metadata,
+        description=f"{summary} ({finding.scope})",
         severity=severity if finding.failing else (explained_severity or severity),
     )
 
 
-# --- writeback ------------------------------------------------------------------------------------------
+def _lines(lines: tuple[str, ...], limit: int = 25) -> str:
+    shown = [f"- {markdown_cell(line, 300)}" for line in lines[:limit]]
+    if len(lines) > limit:
+        shown.append(f"- … and {len(lines) - limit} more")
+    return "\n".join(shown)
+
+
+# --- writeback ----------------------------------------------------------------------------------------
 
 def writeback_spec(flow: Flow, direction: str) -> dg.AssetSpec:
-    system = "MemberCare" if keys.TARGET[direction] == "membercare" else "CustomCRM"
+    system = "MemberCare" if direction == TO_MEMBERCARE else "CustomCRM"
     return dg.AssetSpec(
         keys.writeback_key(flow, direction), group_name=flow.name, deps=[keys.changes_key(flow, direction)],
         kinds={"python", "duckdb", keys.SYSTEM_KIND[direction]},
@@ -207,12 +240,12 @@ def writeback_spec(flow: Flow, direction: str) -> dg.AssetSpec:
 
 
 def writeback_assets(flow: Flow) -> dg.AssetsDefinition:
-    """Both writebacks of a flow, as one step when both are selected.
+    """Both writebacks of a flow, as one step.
 
     A create in one system leaves a follow-up in the other (stamping the source with the new record's
     identity, sending a server-assigned number back), so with both directions selected they are applied
-    in turn, and the MemberCare side once more for the follow-ups of the CRM creates: a full run leaves
-    nothing of its own behind. A sensor's run selects one direction; its follow-ups wait for the other's.
+    in turn, and the MemberCare side once more for the follow-ups of the CRM creates: a run leaves
+    nothing of its own behind.
     """
 
     @dg.multi_asset(name=f"writeback_{flow.name}", specs=[writeback_spec(flow, d) for d in keys.DIRECTIONS],
@@ -236,12 +269,57 @@ def writeback_assets(flow: Flow) -> dg.AssetsDefinition:
     return _writeback
 
 
-RAW_ASSETS = [raw_asset(table) for table in RAW_TABLES]
-FLOW_ASSETS = [
-    asset
-    for flow in FLOWS
-    for asset in (links_asset(flow), *(changes_asset(flow, d) for d in keys.DIRECTIONS),
-                  writeback_assets(flow))
-]
+# --- operations: what needs a person --------------------------------------------------------------------
 
-assets = [*RAW_ASSETS, membercare_countries, *FLOW_ASSETS]
+LINGERING_CHECK = "rejects_not_lingering"
+LINGERING_CYCLES = 10
+
+
+@dg.multi_asset(
+    name="conflicts_and_rejects",
+    specs=[
+        dg.AssetSpec(keys.CONFLICTS_KEY, group_name=keys.OPERATIONS_GROUP, kinds={"python", "duckdb"},
+                     deps=[keys.writeback_key(f, d) for f in FLOWS for d in keys.DIRECTIONS],
+                     description="Fields edited on both sides and which side the flow's policy chose "
+                                 "(`sync.conflicts`, every flow).",
+                     metadata={tables.TABLE_NAME: "sync.conflicts",
+                               tables.COLUMN_SCHEMA: tables.schema(tables.CONFLICT_COLUMNS)}),
+        dg.AssetSpec(keys.REJECTS_KEY, group_name=keys.OPERATIONS_GROUP, kinds={"python", "duckdb"},
+                     deps=[keys.writeback_key(f, d) for f in FLOWS for d in keys.DIRECTIONS],
+                     description="Records that could not be synced, with the field and the reason "
+                                 "(`sync.rejects`, every flow; the row count is the open ones).",
+                     metadata={tables.TABLE_NAME: "sync.rejects",
+                               tables.COLUMN_SCHEMA: tables.schema(tables.REJECT_COLUMNS)}),
+    ],
+    check_specs=[dg.AssetCheckSpec(
+        LINGERING_CHECK, asset=keys.REJECTS_KEY,
+        description=f"No reject stays open more than {LINGERING_CYCLES} cycles after it was first recorded "
+                    "(WARN: a record somebody has to fix).")],
+)
+def conflicts_and_rejects(sync: SyncEngineResource):
+    conflicts = events.conflicts(sync.con, sync.cycle_id)
+    rejects = events.open_rejects(sync.con, sync.cycle_id)
+    yield dg.MaterializeResult(asset_key=keys.CONFLICTS_KEY, metadata={
+        "dagster/row_count": conflicts.total, "this_cycle": conflicts.this_cycle,
+        "by_flow": dg.MetadataValue.json(conflicts.by_flow),
+        **{f"newest_{flow}": dg.MetadataValue.md(markdown_table(rows)) for flow, rows in conflicts.newest.items()},
+    })
+    yield dg.MaterializeResult(asset_key=keys.REJECTS_KEY, metadata={
+        "dagster/row_count": rejects.total, "this_cycle": rejects.this_cycle,
+        "by_flow": dg.MetadataValue.json(rejects.by_flow),
+        **{f"newest_{flow}": dg.MetadataValue.md(markdown_table(rows)) for flow, rows in rejects.newest.items()},
+    })
+    lingering = events.lingering_rejects(sync.con, sync.cycle_id, LINGERING_CYCLES)
+    yield dg.AssetCheckResult(
+        asset_key=keys.REJECTS_KEY, check_name=LINGERING_CHECK, passed=not lingering,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(lingering)} open for more than {LINGERING_CYCLES} cycles" if lingering else None,
+        metadata={"lingering": len(lingering),
+                  "records": dg.MetadataValue.md(markdown_table(lingering[:PREVIEW_ROWS]))},
+    )
+
+
+RAW_ASSETS = [raw_tables]
+FLOW_ASSETS = [asset for flow in FLOWS for asset in (plan_assets(flow), writeback_assets(flow))]
+
+assets = [raw_tables, *FLOW_ASSETS, conflicts_and_rejects]

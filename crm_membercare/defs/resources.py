@@ -1,29 +1,32 @@
 """Resources: the two systems' API clients and the sync engine over the DuckDB state file.
 
 Everything is configured from the environment through `dg.EnvVar` (DESIGN A0), so the UI shows variable
-names, never credentials. `SyncEngineResource` opens the state file and both clients once per run (the
-in-process executor makes a run one process), starts one cycle on first use and finishes it at teardown:
-one `sync.cycles` row per Dagster run.
+names, never credentials. `SyncEngineResource` opens the state file through `dagster-duckdb`'s
+`DuckDBResource` (which waits, with backoff, while another process holds the file) and both clients once
+per run (the in-process executor makes a run one process), starts one cycle on first use and, at teardown,
+finishes it and publishes the analysts' copy (DESIGN C13): one `sync.cycles` row per Dagster run.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from contextlib import ExitStack
 from typing import Any
 
 import dagster as dg
 import duckdb
+from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
-from crm_membercare.config import CONFLICT_POLICIES, DELETE_POLICIES, Settings, parse_policies
-from crm_membercare.engine import breaker, outbox, qa
+from crm_membercare.config import CONFLICT_POLICIES, DELETE_POLICIES, Settings, parse_policies, resolve_state_path
+from crm_membercare.engine import analytics, breaker, outbox, qa
 from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.cycle import CycleReport, EngineSettings, FlowSummary, SyncEngine
 from crm_membercare.engine.extract import ExtractResult
 from crm_membercare.engine.operations import PlanSummary
 from crm_membercare.engine.raw_schema import RawTable
-from crm_membercare.engine.state import open_state, transaction
+from crm_membercare.engine.state import migrate, transaction
 from crm_membercare.mapping.countries import CountryTable
 from crm_membercare.mapping.flows import Flow
 from crm_membercare.mapping.links import MappingContext
@@ -53,12 +56,19 @@ class MemberCareResource(dg.ConfigurableResource):
         return MemberCareClient(self.base_url, self.api_key, **options)
 
 
+def state_database(path: str, memory_limit: str = DEFAULTS.duckdb_memory_limit) -> DuckDBResource:
+    """The state file as a `DuckDBResource`: DuckDB's memory capped, spilling next to the file."""
+    return DuckDBResource(database=path, connection_config={"memory_limit": memory_limit,
+                                                            "temp_directory": f"{path}.tmp"})
+
+
 class SyncEngineResource(dg.ConfigurableResource):
     """The sync engine of one run: the state file (`CRM_MEMBERCARE_DB`), both clients, one cycle."""
 
     crm: CustomCrmResource
     membercare: MemberCareResource
-    db_path: str = DEFAULTS.db_path
+    state: DuckDBResource
+    analytics_path: str = DEFAULTS.analytics_db  # as CRM_MEMBERCARE_ANALYTICS_DB; empty: publish nothing
     conflict_policy: str = ""  # "flow=newest|crm|membercare,..." as CRM_MEMBERCARE_CONFLICT_POLICY
     delete_policy: str = ""  # "flow=propagate|unlink|ignore,..." as CRM_MEMBERCARE_DELETE_POLICY
     breaker_share: float = breaker.DEFAULT_SHARE
@@ -66,24 +76,39 @@ class SyncEngineResource(dg.ConfigurableResource):
     stale_outbox_cycles: int = 3
     workers: int = 8
     ids_interval_s: float = 0.0  # as CRM_MEMBERCARE_IDS_INTERVAL: MemberCare `/ids` compared every cycle (0)
-    duckdb_memory_limit: str = DEFAULTS.duckdb_memory_limit  # as CRM_MEMBERCARE_DUCKDB_MEMORY
 
     _stack: ExitStack | None = PrivateAttr(default=None)
     _engine: SyncEngine | None = PrivateAttr(default=None)
     _report: CycleReport | None = PrivateAttr(default=None)
     _failed: bool = PrivateAttr(default=False)
+    _log: Any = PrivateAttr(default=None)
+
+    @property
+    def db_path(self) -> str:
+        return self.state.database
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._stack, self._engine, self._report, self._failed = ExitStack(), None, None, False
+        self._log = context.log
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._engine is not None and self._report is not None:
-            for summary in self._report.flows.values():
-                summary.pending = outbox.count_open(self._engine.con, summary.flow)
-            self._engine.finish_cycle(self._report, status="failed" if self._failed else "completed")
-        if self._stack is not None:
-            self._stack.close()
-        self._stack, self._engine, self._report = None, None, None
+        try:
+            if self._engine is not None and self._report is not None:
+                for summary in self._report.flows.values():
+                    summary.pending = outbox.count_open(self._engine.con, summary.flow)
+                self._engine.finish_cycle(self._report, status="failed" if self._failed else "completed")
+                if self.analytics_path:
+                    published = analytics.publish(self._engine.con, self.db_path, self.analytics_path)
+                    self._info(f"analysts' copy published to {self.analytics_path} "
+                               f"({published.bytes / 1e6:.1f} MB in {published.seconds:.2f} s)")
+        finally:
+            if self._stack is not None:
+                self._stack.close()
+            self._stack, self._engine, self._report = None, None, None
+
+    def _info(self, message: str) -> None:
+        if self._log is not None:
+            self._log.info(message)
 
     # --- the engine, opened on first use ------------------------------------------------------------
     @property
@@ -91,7 +116,12 @@ class SyncEngineResource(dg.ConfigurableResource):
         if self._engine is None:
             stack = self._stack if self._stack is not None else ExitStack()
             self._stack = stack
-            con = stack.enter_context(open_state(self.db_path, memory_limit=self.duckdb_memory_limit))
+            started = time.monotonic()
+            con = stack.enter_context(self.state.get_connection())
+            waited = time.monotonic() - started
+            if waited > 1:
+                self._info(f"waited {waited:.1f} s for the state file {self.db_path} (another process held it)")
+            migrate(con)
             crm = stack.enter_context(self.crm.client())
             mc = stack.enter_context(self.membercare.client())
             settings = EngineSettings(
@@ -132,10 +162,10 @@ class SyncEngineResource(dg.ConfigurableResource):
             raise
 
     # --- steps: each a thin call into the engine ---------------------------------------------------
-    def extract(self, table: RawTable) -> ExtractResult:
-        result = self._guarded(lambda: self.engine.extract(table))
-        self._report.extracts.append(result)
-        return result
+    def extract_all(self, tables: list[RawTable]) -> list[ExtractResult]:
+        results = self._guarded(lambda: self.engine.extract_all(tables))
+        self._report.extracts.extend(results)
+        return results
 
     def acknowledge_breaker(self, flow: Flow) -> bool:
         with transaction(self.con):
@@ -182,11 +212,13 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
                             token=_env("CUSTOMCRM_TOKEN", DEFAULTS.customcrm_token))
     membercare = MemberCareResource(base_url=_env("MEMBERCARE_BASE_URL", DEFAULTS.membercare_base_url),
                                     api_key=_env("MEMBERCARE_API_KEY", DEFAULTS.membercare_api_key))
+    memory = os.environ.get("CRM_MEMBERCARE_DUCKDB_MEMORY", DEFAULTS.duckdb_memory_limit)
     sync = SyncEngineResource(
-        crm=crm, membercare=membercare, db_path=_env("CRM_MEMBERCARE_DB", DEFAULTS.db_path),
+        crm=crm, membercare=membercare,
+        state=state_database(str(resolve_state_path(DEFAULTS.from_env())), memory),
+        analytics_path=os.environ.get("CRM_MEMBERCARE_ANALYTICS_DB", DEFAULTS.analytics_db),
         conflict_policy=_env("CRM_MEMBERCARE_CONFLICT_POLICY", ""),
         delete_policy=_env("CRM_MEMBERCARE_DELETE_POLICY", ""),
         ids_interval_s=float(os.environ.get("CRM_MEMBERCARE_IDS_INTERVAL", DEFAULTS.ids_interval_s)),
-        duckdb_memory_limit=os.environ.get("CRM_MEMBERCARE_DUCKDB_MEMORY", DEFAULTS.duckdb_memory_limit),
     )
     return {"crm": crm, "membercare": membercare, "sync": sync}

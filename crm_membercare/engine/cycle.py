@@ -137,21 +137,22 @@ class SyncEngine:
         self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")
         return result
 
-    def extract_all(self) -> list[ExtractResult]:
-        """Every raw table, as `extract` does one; a MemberCare resource's `/ids` list is read on another
-        thread as soon as that resource is extracted (never before: a record created in between would look
-        deleted), and compared once all are in, so the long lists are on the wire while the rest is read."""
+    def extract_all(self, tables: tuple[RawTable, ...] | list[RawTable] = RAW_TABLES) -> list[ExtractResult]:
+        """Every raw table (or those given), as `extract` does one; a MemberCare resource's `/ids` list is read
+        on another thread as soon as that resource is extracted (never before: a record created in between
+        would look deleted), and compared once all are in, so the long lists are on the wire while the rest
+        is read."""
         results: list[ExtractResult] = []
         listing: dict[str, Future] = {}
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ids") as pool:
-            for table in RAW_TABLES:
+            for table in tables:
                 client = self.crm if table.system == CRM_SYSTEM else self.mc
                 flows = flows_reading(table.system, table.resource, self.flows)
                 results.append(extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id,
                                                progress=self.progress))
                 if table.system == MC_SYSTEM and ids_due(self.con, table, self.settings.ids_interval_s):
                     listing[table.name] = pool.submit(read_ids, self.mc, table.resource)
-            for position, table in enumerate(RAW_TABLES):
+            for position, table in enumerate(tables):
                 if table.name in listing:
                     flows = flows_reading(table.system, table.resource, self.flows)
                     results[position] = _with_ids(results[position], *reconcile_ids(

@@ -1,16 +1,20 @@
-"""The QA checklist of DESIGN Part C as queries: pure reads over the state file and the mapping.
+"""The QA checklist of DESIGN Part C as queries: reads over the state file and the mapping.
 
 Each function answers one question about one flow and returns the offending record ids, so a caller (the
 Dagster asset checks) can name *which* records fail, not just that something did. A finding is
 "explained" when the state already accounts for it: an open reject, an ambiguous match, or work still in
 flight (an open outbox operation, or a record marked dirty and not yet planned).
+
+The record-by-record questions take a `Scope`: every record (a full sweep), or the records one cycle
+touched plus those found failing before (`touched`), so a sensor's run can evaluate the checklist in the
+time of an edit while a failure stays reported until it is fixed (`remember` keeps what failed).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -41,10 +45,73 @@ class Finding:
     failing: tuple[str, ...] = ()
     explained: dict[str, tuple[str, ...]] = field(default_factory=dict)
     details: tuple[str, ...] = ()  # one readable line per failing item, same order as `failing`
+    explained_details: tuple[str, ...] = ()  # one line per explained item that has more to say than its id
+    scope: str = "full sweep"
 
     @property
     def passed(self) -> bool:
         return not self.failing
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The records an evaluation looks at: those a cycle touched and those that failed before."""
+
+    crm_ids: tuple[int, ...]
+    mc_ids: tuple[str, ...]
+    cycle_id: int
+
+    def describe(self) -> str:
+        return (f"incremental: cycle {self.cycle_id} touched {len(self.crm_ids)} CRM and {len(self.mc_ids)} "
+                f"MemberCare records (with those failing before)")
+
+
+def touched(con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int) -> Scope:
+    """The flow's records this cycle touched: extracted (stored changed), linked or re-based, or with an
+    outbox row written; and the records this flow's checks found failing last time."""
+    started = con.execute("SELECT started_at FROM sync.cycles WHERE id = ?", [cycle_id]).fetchall()[0][0]
+    crm, mc = _side_table(flow, CRM_SIDE), _side_table(flow, MC_SIDE)
+    crm_ids = {int(r[0]) for r in con.execute(
+        f"""SELECT id FROM {crm.name} WHERE extracted_at >= ?
+            UNION SELECT crm_id FROM sync.links WHERE flow = ? AND updated_at >= ?
+            UNION SELECT crm_id FROM sync.outbox WHERE flow = ? AND updated_at >= ? AND crm_id IS NOT NULL
+            UNION SELECT CAST(crm_id AS BIGINT) FROM sync.qa_failing WHERE flow = ? AND crm_id IS NOT NULL""",
+        [started, flow.name, started, flow.name, started, flow.name]).fetchall()}
+    mc_ids = {str(r[0]) for r in con.execute(
+        f"""SELECT CAST(id AS VARCHAR) FROM {mc.name} WHERE extracted_at >= ?
+            UNION SELECT mc_id FROM sync.links WHERE flow = ? AND updated_at >= ?
+            UNION SELECT mc_id FROM sync.outbox WHERE flow = ? AND updated_at >= ? AND mc_id IS NOT NULL
+            UNION SELECT mc_id FROM sync.qa_failing WHERE flow = ? AND mc_id IS NOT NULL""",
+        [started, flow.name, started, flow.name, started, flow.name]).fetchall()}
+    return Scope(tuple(sorted(crm_ids)), tuple(sorted(mc_ids)), cycle_id)
+
+
+def remember(con: duckdb.DuckDBPyConnection, flow: Flow, check_name: str, finding: Finding, cycle_id: int,
+             side: str | None = None) -> None:
+    """Keep what a check found failing, for the next scope: pairs ("crm:mc"), or records of `side`."""
+    con.execute("DELETE FROM sync.qa_failing WHERE flow = ? AND check_name = ?", [flow.name, check_name])
+    rows = []
+    for item in finding.failing:
+        if side is None or ":" in item:  # a derived flow's coverage names pairs too
+            crm_id, _, mc_id = item.partition(":")
+        else:
+            crm_id, mc_id = (item, None) if side == CRM_SIDE else (None, item)
+        rows.append([flow.name, check_name, crm_id, mc_id, cycle_id])
+    if rows:
+        con.executemany("INSERT INTO sync.qa_failing (flow, check_name, crm_id, mc_id, cycle_id) "
+                        "VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def _pair_filter(scope: Scope | None, alias: str = "l") -> tuple[str, list]:
+    """SQL restricting links to the scope: either record touched."""
+    if scope is None:
+        return "", []
+    return (f" AND ({alias}.crm_id IN (SELECT unnest(?)) OR {alias}.mc_id IN (SELECT unnest(?)))",
+            [list(scope.crm_ids), list(scope.mc_ids)])
+
+
+def _scoped(finding: Finding, scope: Scope | None) -> Finding:
+    return finding if scope is None else replace(finding, scope=scope.describe())
 
 
 def _side_table(flow: Flow, side: str) -> RawTable:
@@ -70,13 +137,17 @@ def context(con: duckdb.DuckDBPyConnection, countries: CountryTable) -> MappingC
 
 # --- coverage, one-to-one, dangling ---------------------------------------------------------------------
 
-def linked_coverage(con: duckdb.DuckDBPyConnection, flow: Flow, side: str) -> Finding:
+def linked_coverage(con: duckdb.DuckDBPyConnection, flow: Flow, side: str, scope: Scope | None = None) -> Finding:
     """Every live record on `side` is linked (active or ended), or the state explains why not."""
     if flow.derived is not None:
         return _derived_coverage(con, flow) if side == CRM_SIDE else Finding(0)
     table = _side_table(flow, side)
     column = "crm_id" if side == CRM_SIDE else "mc_id"
-    live = _ids(con, f"SELECT id FROM {table.name} WHERE gone IS NULL{_type_filter(flow, side)}", [])
+    restrict, params = "", []
+    if scope is not None:
+        restrict = " AND id IN (SELECT unnest(?))"
+        params = [list(scope.crm_ids) if side == CRM_SIDE else [_typed_id(table, i) for i in scope.mc_ids]]
+    live = _ids(con, f"SELECT id FROM {table.name} WHERE gone IS NULL{_type_filter(flow, side)}{restrict}", params)
     linked = _ids(con, f"SELECT {column} FROM sync.links WHERE flow = ?", [flow.name])
     unlinked = live - linked
     system = CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM
@@ -92,7 +163,11 @@ def linked_coverage(con: duckdb.DuckDBPyConnection, flow: Flow, side: str) -> Fi
         "not planned yet": _ids(con, "SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?",
                                 [flow.name, system]),
     }
-    return _split(len(live), unlinked, reasons)
+    return _scoped(_split(len(live), unlinked, reasons), scope)
+
+
+def _typed_id(table: RawTable, mc_id: str):
+    return int(mc_id) if table.id_type == "BIGINT" and mc_id.isdigit() else mc_id
 
 
 def _derived_coverage(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
@@ -149,15 +224,16 @@ def one_to_one(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
     return Finding(checked, tuple(failing), details=tuple(details))
 
 
-def dangling_links(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
+def dangling_links(con: duckdb.DuckDBPyConnection, flow: Flow, scope: Scope | None = None) -> Finding:
     """Active links whose record no longer exists, or is gone, on either side (those should have ended)."""
     crm, mc = _side_table(flow, CRM_SIDE), _side_table(flow, MC_SIDE)
+    restrict, params = _pair_filter(scope)
     rows = con.execute(
         f"""SELECT l.crm_id, l.mc_id, c.id IS NULL, c.gone, m.id IS NULL, m.gone FROM sync.links l
             LEFT JOIN {crm.name} c ON c.id = l.crm_id
             LEFT JOIN {mc.name} m ON CAST(m.id AS VARCHAR) = l.mc_id
-            WHERE l.flow = ? AND l.state = 'active'""",
-        [flow.name]).fetchall()
+            WHERE l.flow = ? AND l.state = 'active'{restrict}""",
+        [flow.name, *params]).fetchall()
     bad: dict[str, str] = {}
     for crm_id, mc_id, crm_missing, crm_gone, mc_missing, mc_gone in rows:
         problem = ("crm record missing" if crm_missing else f"crm record {crm_gone}" if crm_gone else
@@ -166,8 +242,7 @@ def dangling_links(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
             bad[f"{crm_id}:{mc_id}"] = problem
     in_flight = _pairs_in_flight(con, flow)
     finding = _split(len(rows), set(bad), {"change in outbox": in_flight})
-    return Finding(finding.checked, finding.failing, finding.explained,
-                   tuple(f"{pair}: {bad[pair]}" for pair in finding.failing))
+    return _scoped(replace(finding, details=tuple(f"{pair}: {bad[pair]}" for pair in finding.failing)), scope)
 
 
 def _pairs_in_flight(con: duckdb.DuckDBPyConnection, flow: Flow) -> set[str]:
@@ -184,50 +259,75 @@ def _pairs_in_flight(con: duckdb.DuckDBPyConnection, flow: Flow) -> set[str]:
 
 # --- values -------------------------------------------------------------------------------------------
 
-def pair_drift(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext) -> Finding:
+def pair_drift(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext, scope: Scope | None = None) -> Finding:
     """Every active linked pair is equal under the mapping; drift is explained by an open reject on either
-    record, or by work in flight for the pair."""
+    record, or by work in flight for the pair. Each drifting pair is described by its fields with both
+    values, and, when a reject explains it, the reject's field and message."""
     crm, mc = _side_table(flow, CRM_SIDE), _side_table(flow, MC_SIDE)
+    restrict, params = _pair_filter(scope)
     rows = con.execute(
         f"""SELECT l.crm_id, l.mc_id, c.raw, m.raw FROM sync.links l
             JOIN {crm.name} c ON c.id = l.crm_id AND c.gone IS NULL
             JOIN {mc.name} m ON CAST(m.id AS VARCHAR) = l.mc_id AND m.gone IS NULL
-            WHERE l.flow = ? AND l.state = 'active'""",
-        [flow.name]).fetchall()
-    drift: dict[str, list[str]] = {}
+            WHERE l.flow = ? AND l.state = 'active'{restrict}""",
+        [flow.name, *params]).fetchall()
+    drift: dict[str, str] = {}
     for crm_id, mc_id, crm_raw, mc_raw in rows:
         try:
-            fields = disagreeing_fields(flow, crm_to_common(flow, json.loads(crm_raw), ctx),
-                                        mc_to_common(flow, json.loads(mc_raw), ctx))
+            crm_values = crm_to_common(flow, json.loads(crm_raw), ctx)
+            mc_values = mc_to_common(flow, json.loads(mc_raw), ctx)
+            fields = disagreeing_fields(flow, crm_values, mc_values)
+            text = "; ".join(f"{f}: crm {_shown(crm_values.get(f))} ≠ membercare {_shown(mc_values.get(f))}"
+                             for f in fields)
         except MappingError as error:
-            fields = [f"(unreadable: {error})"]
+            fields, text = ["(unreadable)"], f"unreadable: {error}"
         if fields:
-            drift[f"{crm_id}:{mc_id}"] = fields
-    rejected_crm = _ids(con, "SELECT record_id FROM sync.rejects WHERE flow = ? AND side = ? AND open",
-                        [flow.name, CRM_SIDE])
-    rejected_mc = _ids(con, "SELECT record_id FROM sync.rejects WHERE flow = ? AND side = ? AND open",
-                       [flow.name, MC_SIDE])
-    rejected = {pair for pair in drift if pair.split(":")[0] in rejected_crm or pair.split(":", 1)[1] in rejected_mc}
+            drift[f"{crm_id}:{mc_id}"] = text
+    rejects = _open_rejects(con, flow)
+    rejected = {pair for pair in drift
+                if (CRM_SIDE, pair.split(":")[0]) in rejects or (MC_SIDE, pair.split(":", 1)[1]) in rejects}
     finding = _split(len(rows), set(drift), {"open reject": rejected, "change in flight": _pairs_in_flight(con, flow)})
-    return Finding(finding.checked, finding.failing, finding.explained,
-                   tuple(f"{pair}: {', '.join(drift[pair])}" for pair in finding.failing))
+
+    def reject_text(pair: str) -> str:
+        crm_id, mc_id = pair.split(":", 1)
+        found = rejects.get((CRM_SIDE, crm_id)) or rejects.get((MC_SIDE, mc_id))
+        return f"{pair}: {drift[pair]} — explained by an open reject: {found}"
+
+    return _scoped(replace(finding, details=tuple(f"{pair}: {drift[pair]}" for pair in finding.failing),
+                           explained_details=tuple(reject_text(p) for p in finding.explained.get("open reject", ()))),
+                   scope)
 
 
-def membercare_type_problems(con: duckdb.DuckDBPyConnection, flow: Flow, countries: CountryTable) -> Finding:
+def _shown(value) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)[:60]
+
+
+def _open_rejects(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[tuple[str, str], str]:
+    """(side, record id) -> the newest open reject's field and message."""
+    rows = con.execute(
+        """SELECT side, record_id, field, reason FROM sync.rejects WHERE flow = ? AND open ORDER BY id""",
+        [flow.name]).fetchall()
+    return {(side, str(record)): f"{side} {record} field {field or '(record)'}: {reason}"
+            for side, record, field, reason in rows}
+
+
+def membercare_type_problems(con: duckdb.DuckDBPyConnection, flow: Flow, countries: CountryTable,
+                             scope: Scope | None = None) -> Finding:
     """Linked, live MemberCare records conform to the flow's MemberCare data types."""
     mc = _side_table(flow, MC_SIDE)
+    restrict, params = _pair_filter(scope)
     rows = con.execute(
         f"""SELECT m.id, m.raw FROM {mc.name} m
             WHERE m.gone IS NULL AND CAST(m.id AS VARCHAR) IN (
-                SELECT mc_id FROM sync.links WHERE flow = ? AND state = 'active')""",
-        [flow.name]).fetchall()
+                SELECT l.mc_id FROM sync.links l WHERE l.flow = ? AND l.state = 'active'{restrict})""",
+        [flow.name, *params]).fetchall()
     failing, details = [], []
     for mc_id, raw in rows:
         problems = validate_for_membercare(flow, json.loads(raw), countries)
         if problems:
             failing.append(str(mc_id))
             details.append(f"{mc_id}: " + "; ".join(f"{p.field} {p.reason}" for p in problems))
-    return Finding(len(rows), tuple(failing), details=tuple(details))
+    return _scoped(Finding(len(rows), tuple(failing), details=tuple(details)), scope)
 
 
 def stale_outbox(con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int, max_cycles: int) -> Finding:

@@ -22,15 +22,16 @@ def _preview(value: Any) -> str | None:
 
 
 def record_rejects(con: duckdb.DuckDBPyConnection, rejects: Iterable[Reject], cycle_id: int) -> None:
-    """Open a reject per (flow, side, record, field); the same one again only refreshes its reason."""
+    """Open a reject per (flow, side, record, field); the same one again only refreshes its reason and time
+    (its `cycle_id` stays the cycle that first recorded it, so a reject nobody fixes can be seen ageing)."""
     for reject in rejects:
         record_id = None if reject.record_id is None else str(reject.record_id)
         key = [reject.flow, reject.side, record_id, reject.field]
         updated = con.execute(
-            """UPDATE sync.rejects SET reason = ?, value = ?, cycle_id = ?, "at" = now()
+            """UPDATE sync.rejects SET reason = ?, value = ?, "at" = now()
                WHERE flow = ? AND side = ? AND record_id IS NOT DISTINCT FROM ? AND field = ? AND open
                RETURNING id""",
-            [reject.reason, _preview(reject.value), cycle_id, *key],
+            [reject.reason, _preview(reject.value), *key],
         ).fetchall()
         if not updated:
             con.execute(
