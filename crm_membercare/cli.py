@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crm_membercare.display import printable
 from crm_membercare.sandbox.serving import LOOPBACK
 
 if TYPE_CHECKING:
@@ -75,8 +76,8 @@ def _table(rows: list[dict]) -> str:
 
 
 def _cell(value) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
+    # Values come from the systems: their control characters are shown escaped, never sent to the terminal.
+    return printable(value, limit=60)
 
 
 # Exit codes besides 0 and 1: a path refused by configuration, and a state another process holds.

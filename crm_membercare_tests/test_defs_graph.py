@@ -145,6 +145,8 @@ def test_tables_carry_their_name_schema_and_the_property_table_as_column_lineage
           "customer_id": ("customer_id", "raw.employments[0].companyDebtorAccountNumber"),
           "title": ("title", "raw.employments[0].position"), "newsletter": ("newsletter", "allow_email")}
     assert set(b1) <= columns
+    email = next(c for c in links["dagster/column_schema"].columns if c.name == "email")
+    assert email.description.startswith("from `crm.contacts.email` and `membercare.persons.raw.contacts[Email].value`")
     lineage = links["dagster/column_lineage"].deps_by_column
     for column, (crm_column, mc_column) in b1.items():
         deps = {(d.asset_key.to_user_string(), d.column_name) for d in lineage[column]}

@@ -163,6 +163,8 @@ def plan_assets(flow: Flow) -> dg.AssetsDefinition:
             "deletes": plan.count(DELETE), "conflicts": plan.conflicts, "rejects": plan.rejects,
             "waiting": plan.waiting, "ambiguous": counts["ambiguous"], "open_rejects": counts["open_rejects"],
             "conflicts_preview": dg.MetadataValue.md(markdown_table(conflicts)),
+            # The UI draws column lineage from the latest materialization, not from the definition.
+            tables.COLUMN_LINEAGE: LINKS_LINEAGE[flow.name],
         })
         status = sync.hold_for_breaker(flow)
         for direction in keys.DIRECTIONS:
@@ -185,6 +187,7 @@ def change_set_results(sync: SyncEngineResource, flow: Flow, direction: str, sta
         "pending": changes.by_status.get("pending", 0), "held": changes.by_status.get("held", 0),
         "waiting": changes.by_status.get("waiting", 0),
         "preview": dg.MetadataValue.md(markdown_table(changes.preview)),
+        tables.COLUMN_LINEAGE: CHANGES_LINEAGE[(flow.name, direction)],
     })
     yield dg.AssetCheckResult(
         asset_key=key, check_name=BREAKER_CHECK, passed=not status.blocks, description=state,
@@ -319,6 +322,9 @@ def conflicts_and_rejects(sync: SyncEngineResource):
     )
 
 
+LINKS_LINEAGE = {f.name: tables.links_metadata(f)[tables.COLUMN_LINEAGE] for f in FLOWS}
+CHANGES_LINEAGE = {(f.name, d): tables.changes_metadata(f, d)[tables.COLUMN_LINEAGE] for f in FLOWS
+                   for d in keys.DIRECTIONS}
 RAW_ASSETS = [raw_tables]
 FLOW_ASSETS = [asset for flow in FLOWS for asset in (plan_assets(flow), writeback_assets(flow))]
 

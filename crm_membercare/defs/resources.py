@@ -19,14 +19,21 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
-from crm_membercare.config import CONFLICT_POLICIES, DELETE_POLICIES, Settings, parse_policies, resolve_state_path
+from crm_membercare.config import (
+    CONFLICT_POLICIES,
+    DELETE_POLICIES,
+    Settings,
+    parse_policies,
+    resolve_analytics_path,
+    resolve_state_path,
+)
 from crm_membercare.engine import analytics, breaker, outbox, qa
 from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.cycle import CycleReport, EngineSettings, FlowSummary, SyncEngine
 from crm_membercare.engine.extract import ExtractResult
 from crm_membercare.engine.operations import PlanSummary
 from crm_membercare.engine.raw_schema import RawTable
-from crm_membercare.engine.state import migrate, transaction
+from crm_membercare.engine.state import OWNER_ONLY, migrate, transaction
 from crm_membercare.mapping.countries import CountryTable
 from crm_membercare.mapping.flows import Flow
 from crm_membercare.mapping.links import MappingContext
@@ -90,6 +97,9 @@ class SyncEngineResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._stack, self._engine, self._report, self._failed = ExitStack(), None, None, False
         self._log = context.log
+        # A run is a process of its own (in-process executor): what it creates (the state, its WAL, the spill
+        # directory, the analysts' copy) is readable by its owner only, like the CLI's files.
+        os.umask(0o077)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         try:
@@ -121,6 +131,9 @@ class SyncEngineResource(dg.ConfigurableResource):
             waited = time.monotonic() - started
             if waited > 1:
                 self._info(f"waited {waited:.1f} s for the state file {self.db_path} (another process held it)")
+            for path in (self.db_path, f"{self.db_path}.wal"):  # owner-only before the first record is written
+                if os.path.exists(path):
+                    os.chmod(path, OWNER_ONLY)
             migrate(con)
             crm = stack.enter_context(self.crm.client())
             mc = stack.enter_context(self.membercare.client())
@@ -212,11 +225,11 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
                             token=_env("CUSTOMCRM_TOKEN", DEFAULTS.customcrm_token))
     membercare = MemberCareResource(base_url=_env("MEMBERCARE_BASE_URL", DEFAULTS.membercare_base_url),
                                     api_key=_env("MEMBERCARE_API_KEY", DEFAULTS.membercare_api_key))
-    memory = os.environ.get("CRM_MEMBERCARE_DUCKDB_MEMORY", DEFAULTS.duckdb_memory_limit)
+    settings = Settings.from_env()
     sync = SyncEngineResource(
         crm=crm, membercare=membercare,
-        state=state_database(str(resolve_state_path(DEFAULTS.from_env())), memory),
-        analytics_path=os.environ.get("CRM_MEMBERCARE_ANALYTICS_DB", DEFAULTS.analytics_db),
+        state=state_database(str(resolve_state_path(settings)), settings.duckdb_memory_limit),
+        analytics_path=str(resolve_analytics_path(settings)),
         conflict_policy=_env("CRM_MEMBERCARE_CONFLICT_POLICY", ""),
         delete_policy=_env("CRM_MEMBERCARE_DELETE_POLICY", ""),
         ids_interval_s=float(os.environ.get("CRM_MEMBERCARE_IDS_INTERVAL", DEFAULTS.ids_interval_s)),

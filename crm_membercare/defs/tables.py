@@ -1,5 +1,9 @@
 """Table metadata for the UI: each table asset's name and columns, and each flow's column lineage.
 
+The lineage is `dagster/column_lineage` (drawn as a graph by Dagster+, shown as JSON by open-source Dagster)
+and, so that it reads in any UI, the first words of each mapped column's description ("from
+`crm.contacts.email` and `membercare.persons.raw.contacts[Email].value`: ...").
+
 Generated from `RAW_TABLES` and `mapping.FLOWS`, so the property tables of DESIGN Part B appear in the
 Dagster UI as column lineage: a link table's `email` comes from `crm.contacts.email` and from the persons'
 `raw.contacts[Email].value`; the change set to MemberCare's `contacts[Email].value` comes from that
@@ -125,8 +129,10 @@ def links_metadata(flow: Flow) -> dict:
     crm, mc = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
     mapped = mapped_columns(flow)
     columns = list(LINK_COLUMNS) + [
-        (name, _short_type(m.mc_type), f"the mapped value as both sides last agreed (`base_crm` / `base_mc`): "
-                                       f"{m.mc_type}") for name, m in mapped.items()]
+        (name, _short_type(m.mc_type),
+         f"from {' + '.join(f'`{crm.name}.{raw_column(crm, f)}`' for f in m.crm_fields)} and "
+         f"{' + '.join(f'`{mc.name}.{raw_column(mc, p)}`' for p in m.mc_paths)}: the mapped value as both sides "
+         f"last agreed (`base_crm` / `base_mc`), {m.mc_type}") for name, m in mapped.items()]
     lineage = {
         "crm_id": [dg.TableColumnDep(asset_key=keys.raw_key(crm), column_name="id")],
         "mc_id": [dg.TableColumnDep(asset_key=keys.raw_key(mc), column_name="id")],
@@ -152,9 +158,10 @@ def changes_metadata(flow: Flow, direction: str) -> dict:
     for name, m in mapped_columns(flow).items():
         for target in (m.mc_paths if to_mc else m.crm_fields):
             column = f"payload.{target}"
-            if column not in lineage:
-                columns.append((column, _short_type(m.mc_type) if to_mc else "crm field",
-                                f"written to {'MemberCare' if to_mc else 'CustomCRM'} `{target}`"))
-                lineage[column] = []
-            lineage[column].append(dg.TableColumnDep(asset_key=links, column_name=name))
+            lineage.setdefault(column, []).append(dg.TableColumnDep(asset_key=links, column_name=name))
+    system = "MemberCare" if to_mc else "CustomCRM"
+    for column, deps in lineage.items():
+        if column.startswith("payload."):
+            sources = " + ".join(f"`{keys.label(links)}.{d.column_name}`" for d in deps)
+            columns.append((column, "payload field", f"from {sources}: written to {system} `{column[8:]}`"))
     return {TABLE_NAME: "sync.outbox", COLUMN_SCHEMA: schema(columns), COLUMN_LINEAGE: dg.TableColumnLineage(lineage)}
