@@ -263,6 +263,48 @@ def test_a_sensor_run_evaluates_every_check_over_what_it_touched_and_keeps_repor
     assert evaluations(healed)[("links/contacts_persons_links", "pairs_equal_under_mapping")].passed
 
 
+def test_a_run_that_finds_the_state_held_waits_and_an_analyst_never_stops_a_run(world):
+    import threading
+    import time
+
+    from crm_membercare.definitions import defs
+    from crm_membercare.defs.jobs import sync_all
+    from crm_membercare_tests.process_support import holding
+
+    job = defs.resolve_job_def(sync_all.name)
+    analytics = world["root"] / "analytics.duckdb"
+    assert job.execute_in_process(resources=world["resources"], tags=INCREMENTAL_TAGS).success
+
+    # Another process holds the state for a few seconds (a CLI command, a forgotten notebook): the run waits.
+    with holding(Path(world["db"]), read_only=True) as holder:
+        release = threading.Timer(3.0, holder.release)
+        release.start()
+        started = time.monotonic()
+        waited = job.execute_in_process(resources=world["resources"], tags=INCREMENTAL_TAGS, raise_on_error=False)
+        release.join()
+    assert waited.success and time.monotonic() - started >= 2.5
+
+    # An analyst holds the published copy open through three runs; an edit made meanwhile propagates.
+    with holding(analytics, read_only=True) as analyst:
+        before = analyst.ask("SELECT count(*) FROM sync.cycles")[0][0]
+        with httpx.Client(base_url=world["crm"].api_url, headers={"Authorization": f"Bearer {CRM_TOKEN}"}) as http:
+            contact = http.get("/contacts", params={"limit": 3}).json()["data"][2]
+            http.patch(f"/contacts/{contact['id']}", json={"last_name": "Analyst-proof"}).raise_for_status()
+        for _ in range(3):
+            assert job.execute_in_process(resources=world["resources"], tags=INCREMENTAL_TAGS).success
+        assert analyst.ask("SELECT count(*) FROM sync.cycles")[0][0] == before  # its snapshot, unchanged
+    with holding(analytics, read_only=True) as fresh:
+        assert fresh.ask("SELECT count(*) FROM sync.cycles")[0][0] == before + 3
+        person = fresh.ask(f"""SELECT p.lastname FROM sync.links l JOIN membercare.persons p ON p.id = l.mc_id
+                               WHERE l.flow = 'contacts_persons' AND l.crm_id = {int(contact['id'])}""")
+        assert person == [["Analyst-proof"]]
+    with world["resources"]["membercare"].client() as mc, httpx.Client(
+            base_url=world["crm"].api_url, headers={"Authorization": f"Bearer {CRM_TOKEN}"}) as http:
+        person_id = http.get(f"/contacts/{contact['id']}").json()["external_ref"].rsplit(":", 1)[1]
+        assert mc.get("persons", person_id)["lastname"] == "Analyst-proof"
+    assert oct(analytics.stat().st_mode & 0o777) == "0o600"
+
+
 def test_mass_delete_trips_the_blocking_breaker_and_other_flows_proceed(world):
     with open_state(world["db"], read_only=True) as con:
         linked = con.execute("""SELECT crm_id FROM sync.links WHERE flow = 'contacts_persons' AND state = 'active'
