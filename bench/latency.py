@@ -108,35 +108,39 @@ def measure(synced: Path | None, work: Path, *, say: Callable[[str], None] = pri
 def run_parts(home: Path) -> dict:
     """Medians over the sensors' successful runs: where a run's wall time goes (seconds)."""
     import dagster as dg
+    from dagster._core.events import DagsterEventType as Event
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = [r for r in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
                 if r.tags.get("dagster/sensor_name")]
         parts: dict[str, list[float]] = {}
         for run in runs:
-            events = [(e.timestamp, e.dagster_event.event_type_value, e.dagster_event.step_key)
+            events = [(e.timestamp, e.dagster_event.event_type, e.dagster_event.step_key)
                       for e in instance.all_logs(run.run_id) if e.dagster_event is not None]
-            times = {}
+            first_of: dict[Event, float] = {}
             for at, kind, _ in events:
-                times.setdefault(kind, at)
+                first_of.setdefault(kind, at)
             steps: dict[str, list[float]] = {}
             for at, kind, step in events:
-                if step and kind in ("STEP_START", "STEP_SUCCESS"):
+                if step and kind in (Event.STEP_START, Event.STEP_SUCCESS):
                     steps.setdefault(step, []).append(at)
             spans = sorted((v[0], v[-1], key) for key, v in steps.items() if len(v) == 2)
-            if not spans or not {"RUN_START", "RUN_SUCCESS"} <= set(times):
+            if not spans or Event.RUN_START not in first_of or Event.RUN_SUCCESS not in first_of:
                 continue
-            inside = sum(end - start for start, end, _ in spans)
+            start, done = first_of[Event.RUN_START], first_of[Event.RUN_SUCCESS]
+            enqueued = first_of.get(Event.RUN_ENQUEUED, start)
+            dequeued = first_of.get(Event.RUN_DEQUEUED, enqueued)
+            inside = sum(end - begin for begin, end, _ in spans)
             first, last = spans[0][0], max(end for _, end, _ in spans)
             values = {
-                "queued": times.get("RUN_DEQUEUED", times["RUN_START"]) - times.get("RUN_ENQUEUED", times["RUN_START"]),
-                "launch": times["RUN_START"] - times.get("RUN_DEQUEUED", times.get("RUN_STARTING", times["RUN_START"])),
-                "start_to_first_step": first - times["RUN_START"],
+                "queued": dequeued - enqueued,
+                "launch": start - dequeued,
+                "start_to_first_step": first - start,
                 "steps": inside,
                 "between_steps": (last - first) - inside,
-                "qa_steps": sum(end - start for start, end, key in spans if key.startswith("qa_")),
-                "after_last_step": times["RUN_SUCCESS"] - last,
-                "run_total": times["RUN_SUCCESS"] - times.get("RUN_ENQUEUED", times["RUN_START"]),
+                "qa_steps": sum(end - begin for begin, end, key in spans if key.startswith("qa_")),
+                "after_last_step": done - last,
+                "run_total": done - enqueued,
                 "step_count": float(len(spans)),
             }
             for name, value in values.items():

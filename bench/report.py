@@ -133,7 +133,7 @@ def rows(scales: dict[str, dict], latency: dict | None) -> list[Row]:
         out.append(Row(figure, latency["scale"], f"{latency['p50']:.1f} / {latency['p95']:.1f}", target,
                        _verdict(latency["p50"] <= LATENCY_P50_MAX_S and latency["p95"] <= LATENCY_P95_MAX_S)))
         parts = latency.get("run_parts") or {}
-        if parts.get("runs"):
+        if parts.get("step_count"):
             shown = ", ".join(f"{name} {parts[name]:.2f}" for name in (
                 "queued", "launch", "start_to_first_step", "steps", "between_steps", "qa_steps", "after_last_step",
                 "run_total") if name in parts)

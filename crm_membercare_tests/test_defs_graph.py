@@ -305,6 +305,37 @@ def test_a_run_that_finds_the_state_held_waits_and_an_analyst_never_stops_a_run(
     assert oct(analytics.stat().st_mode & 0o777) == "0o600"
 
 
+def test_conflicts_and_rejects_are_assets_showing_their_rows_with_values(world):
+    from crm_membercare.definitions import defs
+
+    with open_state(world["db"], read_only=True) as con:
+        (rejected, _), (contested, person) = con.execute(
+            """SELECT crm_id, mc_id FROM sync.links WHERE flow = 'contacts_persons' AND state = 'active'
+               ORDER BY crm_id LIMIT 2 OFFSET 5""").fetchall()
+    with httpx.Client(base_url=world["crm"].api_url, headers={"Authorization": f"Bearer {CRM_TOKEN}"}) as http, \
+            world["resources"]["membercare"].client() as mc:
+        http.patch(f"/contacts/{rejected}", json={"phone": "call me \x1b[31m later"}).raise_for_status()
+        record = mc.get("persons", person)
+        address = record["addresses"][0]
+        moved = {**address, "postalCode": {**address["postalCode"], "city": "Tromsø"}}
+        mc.replace("persons", person, {**record, "addresses": [moved, *record["addresses"][1:]]})
+        http.patch(f"/contacts/{contested}", json={"city": "Bergen"}).raise_for_status()
+    result = defs.resolve_job_def("sync_all").execute_in_process(
+        resources=world["resources"], tags=INCREMENTAL_TAGS, raise_on_error=False)
+    rejects = metadata(result, keys.REJECTS_KEY)
+    assert rejects["dagster/row_count"] >= 1 and rejects["this_cycle"] >= 1
+    rows = [r.data for r in rejects["newest"].records]
+    phone = next(r for r in rows if r["record_id"] == str(rejected) and r["field"] == "phone")
+    assert phone["flow"] == "contacts_persons" and phone["side"] == "crm" and phone["reason"]
+    assert "\\x1b[31m" in phone["value"] and "\x1b" not in phone["value"]  # shown escaped, never raw
+    conflicts = metadata(result, keys.CONFLICTS_KEY)
+    city = next(r.data for r in conflicts["newest"].records if r.data["crm_id"] == str(contested))
+    assert city["field"] == "city" and {city["crm_value"], city["membercare_value"]} == {"Bergen", "Tromsø"}
+    assert city["winner"] in ("crm", "membercare") and city["base_value"]
+    with httpx.Client(base_url=world["crm"].api_url, headers={"Authorization": f"Bearer {CRM_TOKEN}"}) as http:
+        http.patch(f"/contacts/{rejected}", json={"phone": None}).raise_for_status()
+
+
 def test_mass_delete_trips_the_blocking_breaker_and_other_flows_proceed(world):
     with open_state(world["db"], read_only=True) as con:
         linked = con.execute("""SELECT crm_id FROM sync.links WHERE flow = 'contacts_persons' AND state = 'active'

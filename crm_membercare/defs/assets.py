@@ -19,7 +19,7 @@ import dagster as dg
 
 from crm_membercare.defs import keys, tables
 from crm_membercare.defs.resources import SyncEngineResource
-from crm_membercare.display import markdown_cell
+from crm_membercare.display import markdown_cell, printable
 from crm_membercare.engine import events, qa
 from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
@@ -304,13 +304,11 @@ def conflicts_and_rejects(sync: SyncEngineResource):
     rejects = events.open_rejects(sync.con, sync.cycle_id)
     yield dg.MaterializeResult(asset_key=keys.CONFLICTS_KEY, metadata={
         "dagster/row_count": conflicts.total, "this_cycle": conflicts.this_cycle,
-        "by_flow": dg.MetadataValue.json(conflicts.by_flow),
-        **{f"newest_{flow}": dg.MetadataValue.md(markdown_table(rows)) for flow, rows in conflicts.newest.items()},
+        "by_flow": dg.MetadataValue.json(conflicts.by_flow), "newest": newest_table(conflicts),
     })
     yield dg.MaterializeResult(asset_key=keys.REJECTS_KEY, metadata={
         "dagster/row_count": rejects.total, "this_cycle": rejects.this_cycle,
-        "by_flow": dg.MetadataValue.json(rejects.by_flow),
-        **{f"newest_{flow}": dg.MetadataValue.md(markdown_table(rows)) for flow, rows in rejects.newest.items()},
+        "by_flow": dg.MetadataValue.json(rejects.by_flow), "newest": newest_table(rejects),
     })
     lingering = events.lingering_rejects(sync.con, sync.cycle_id, LINGERING_CYCLES)
     yield dg.AssetCheckResult(
@@ -325,6 +323,16 @@ def conflicts_and_rejects(sync: SyncEngineResource):
 LINKS_LINEAGE = {f.name: tables.links_metadata(f)[tables.COLUMN_LINEAGE] for f in FLOWS}
 CHANGES_LINEAGE = {(f.name, d): tables.changes_metadata(f, d)[tables.COLUMN_LINEAGE] for f in FLOWS
                    for d in keys.DIRECTIONS}
+def newest_table(table: events.EventTable) -> dg.TableMetadataValue:
+    """The newest rows of every flow as a table the UI shows inline; values made printable."""
+    rows = [{"flow": flow, **row} for flow, flow_rows in table.newest.items() for row in flow_rows]
+    columns = list(dict.fromkeys(k for row in rows for k in row)) or ["flow"]
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({k: None if row.get(k) is None else printable(row.get(k), 80) for k in columns})
+                 for row in rows],
+        schema=dg.TableSchema([dg.TableColumn(k, "string") for k in columns]))
+
+
 RAW_ASSETS = [raw_tables]
 FLOW_ASSETS = [asset for flow in FLOWS for asset in (plan_assets(flow), writeback_assets(flow))]
 
