@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crm_membercare.config import Settings
+from crm_membercare.engine import analytics
 from crm_membercare.engine.cycle import EngineSettings, SyncEngine
 from crm_membercare.engine.state import open_state
 
@@ -32,6 +33,8 @@ class CycleRun:
     rejects: int
     pending: int
     flows: dict
+    publish_s: float = 0.0  # the analysts' copy published after the cycle (DESIGN C13), within peak_rss_mb
+    analytics_mb: float = 0.0
 
 
 class CycleCapped(Exception):
@@ -89,6 +92,8 @@ def _cycle(db_path: str, crm_url: str, mc_url: str, profile: str | None) -> Cycl
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
+        # As `sync --once` and every Dagster run do: the analysts' copy, beside the state.
+        published = analytics.publish(con, settings.db_path, Path(settings.db_path).with_name("analytics.duckdb"))
     if profiler:
         profiler.dump_stats(profile)
     flows = {name: {k: v for k, v in vars(s).items() if k not in ("flow", "breaker")}
@@ -102,6 +107,8 @@ def _cycle(db_path: str, crm_url: str, mc_url: str, profile: str | None) -> Cycl
         rejects=sum(s.rejects for s in report.flows.values()),
         pending=sum(s.pending for s in report.flows.values()),
         flows=flows,
+        publish_s=round(published.seconds, 3),
+        analytics_mb=round(published.bytes / 1e6, 1),
     )
 
 

@@ -114,6 +114,9 @@ def rows(scales: dict[str, dict], latency: dict | None) -> list[Row]:
         elif scale in ("medium", "large"):
             out.append(Row("incremental cycle, 100 edits (s)", scale, "not reached (first sync did not finish)",
                            "", "pending"))
+        if inc and inc.get("analytics_mb"):
+            out.append(Row("analysts' copy after the incremental cycle: publish (s), file (MB)", scale,
+                           f"{inc['publish_s']:.2f} s, {inc['analytics_mb']:.0f} MB", "", "info"))
         peaks = [c["peak_rss_mb"] for c in (first, s.get("first_sync_capped"), inc, *s.get("settle", [])) if c]
         if peaks:
             # A cycle stopped at the cap had not reached every flow: its peak is only a lower bound.
