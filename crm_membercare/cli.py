@@ -80,8 +80,9 @@ def _cell(value) -> str:
     return printable(value, limit=60)
 
 
-# Exit codes besides 0 and 1: a path refused by configuration, and a state another process holds.
-EXIT_BAD_PATH, EXIT_IN_USE = 2, 3
+# Exit codes besides 0 and 1: a setting refused (a state path, a plain-HTTP base URL), and a state another
+# process holds.
+EXIT_REFUSED_SETTING, EXIT_IN_USE = 2, 3
 
 
 def _paths() -> tuple[Settings, Path, Path]:
@@ -109,9 +110,9 @@ def _sync(args: argparse.Namespace) -> int:
 
     while True:
         try:
-            with open_state(state_path, memory_limit=settings.duckdb_memory_limit, wait_s=args.wait) as con, \
-                    settings.customcrm_client() as crm, \
-                    settings.membercare_client() as mc:
+            # The clients first: a base URL they refuse stops the command before the state is touched.
+            with settings.customcrm_client() as crm, settings.membercare_client() as mc, \
+                    open_state(state_path, memory_limit=settings.duckdb_memory_limit, wait_s=args.wait) as con:
                 report = SyncEngine(con, crm, mc, engine_settings, progress=progress).run_cycle()
                 published = _publish(con, state_path, analytics_path)
         except SystemApiError as error:
@@ -274,13 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from crm_membercare.config import StatePathError
+    from crm_membercare.systems.base_url import InsecureBaseUrl
 
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except StatePathError as error:
+    except (StatePathError, InsecureBaseUrl) as error:
         print(error, file=sys.stderr)
-        return EXIT_BAD_PATH
+        return EXIT_REFUSED_SETTING
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """One HTTP client per system. Nothing else in the project builds URLs."""
 
+from crm_membercare.systems.base_url import InsecureBaseUrl
 from crm_membercare.systems.customcrm import CustomCrmClient
 from crm_membercare.systems.errors import (
     Conflict,
@@ -19,6 +20,7 @@ __all__ = [
     "Conflict",
     "CustomCrmClient",
     "FieldError",
+    "InsecureBaseUrl",
     "MemberCareClient",
     "NotFound",
     "OutcomeUnknown",

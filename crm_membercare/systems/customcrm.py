@@ -29,6 +29,8 @@ class CrmPage:
 
 class CustomCrmClient(Transport):
     system = "CustomCRM"
+    base_url_setting = "CUSTOMCRM_BASE_URL"
+    credential = "CustomCRM token"
 
     def __init__(self, base_url: str, token: str, **options: Any) -> None:
         super().__init__(base_url, **options)

@@ -31,6 +31,8 @@ class McPage:
 
 class MemberCareClient(Transport):
     system = "MemberCare"
+    base_url_setting = "MEMBERCARE_BASE_URL"
+    credential = "MemberCare API key"
 
     def __init__(self, base_url: str, api_key: str, *, person_to_impersonate: int = 1, **options: Any) -> None:
         super().__init__(base_url, **options)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 
 from crm_membercare.systems import redaction
+from crm_membercare.systems.base_url import check_base_url
 from crm_membercare.systems.errors import (
     Conflict,
     FieldError,
@@ -44,10 +45,12 @@ class Transport:
     """A pooled httpx client bound to one system's base URL.
 
     Subclasses say how to authenticate (`auth_headers`, `refresh_auth`) and how the system spells its
-    errors (`parse_error`).
+    errors (`parse_error`), and name their base URL's setting and credential for the transport check.
     """
 
     system = "system"
+    base_url_setting = "the base URL"
+    credential = "credential"
 
     def __init__(
         self,
@@ -58,6 +61,7 @@ class Transport:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        check_base_url(base_url, self.base_url_setting, self.credential)  # before any connection exists
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.max_connections = max_connections
