@@ -332,6 +332,15 @@ def test_conflicts_and_rejects_are_assets_showing_their_rows_with_values(world):
     city = next(r.data for r in conflicts["newest"].records if r.data["crm_id"] == str(contested))
     assert city["field"] == "city" and {city["crm_value"], city["membercare_value"]} == {"Bergen", "Tromsø"}
     assert city["winner"] in ("crm", "membercare") and city["base_value"]
+
+    # A run that touches nothing still shows the drift the open reject explains, as a WARN that says why.
+    quiet = defs.resolve_job_def("sync_all").execute_in_process(
+        resources=world["resources"], tags=INCREMENTAL_TAGS, raise_on_error=False)
+    drift = evaluations(quiet)[("links/contacts_persons_links", "pairs_equal_under_mapping")]
+    assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
+    assert f"{rejected}:" in drift.metadata["explained_details"].value
+    assert "phone" in drift.metadata["explained_details"].value and phone["reason"] in \
+        drift.metadata["explained_details"].value
     with httpx.Client(base_url=world["crm"].api_url, headers={"Authorization": f"Bearer {CRM_TOKEN}"}) as http:
         http.patch(f"/contacts/{rejected}", json={"phone": None}).raise_for_status()
 

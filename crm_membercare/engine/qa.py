@@ -62,27 +62,31 @@ class Scope:
     cycle_id: int
 
     def describe(self) -> str:
-        return (f"incremental: cycle {self.cycle_id} touched {len(self.crm_ids)} CRM and {len(self.mc_ids)} "
-                f"MemberCare records (with those failing before)")
+        return (f"incremental: cycle {self.cycle_id}, {len(self.crm_ids)} CRM and {len(self.mc_ids)} MemberCare "
+                f"records (touched, failing before, or with an open reject)")
 
 
 def touched(con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int) -> Scope:
     """The flow's records this cycle touched: extracted (stored changed), linked or re-based, or with an
-    outbox row written; and the records this flow's checks found failing last time."""
+    outbox row written; the records this flow's checks found failing last time; and those with an open
+    reject (a WARN stays shown while the reject is open)."""
     started = con.execute("SELECT started_at FROM sync.cycles WHERE id = ?", [cycle_id]).fetchall()[0][0]
     crm, mc = _side_table(flow, CRM_SIDE), _side_table(flow, MC_SIDE)
     crm_ids = {int(r[0]) for r in con.execute(
         f"""SELECT id FROM {crm.name} WHERE extracted_at >= ?
             UNION SELECT crm_id FROM sync.links WHERE flow = ? AND updated_at >= ?
             UNION SELECT crm_id FROM sync.outbox WHERE flow = ? AND updated_at >= ? AND crm_id IS NOT NULL
-            UNION SELECT CAST(crm_id AS BIGINT) FROM sync.qa_failing WHERE flow = ? AND crm_id IS NOT NULL""",
-        [started, flow.name, started, flow.name, started, flow.name]).fetchall()}
+            UNION SELECT CAST(crm_id AS BIGINT) FROM sync.qa_failing WHERE flow = ? AND crm_id IS NOT NULL
+            UNION SELECT TRY_CAST(record_id AS BIGINT) FROM sync.rejects
+                  WHERE flow = ? AND side = ? AND open AND TRY_CAST(record_id AS BIGINT) IS NOT NULL""",
+        [started, flow.name, started, flow.name, started, flow.name, flow.name, CRM_SIDE]).fetchall()}
     mc_ids = {str(r[0]) for r in con.execute(
         f"""SELECT CAST(id AS VARCHAR) FROM {mc.name} WHERE extracted_at >= ?
             UNION SELECT mc_id FROM sync.links WHERE flow = ? AND updated_at >= ?
             UNION SELECT mc_id FROM sync.outbox WHERE flow = ? AND updated_at >= ? AND mc_id IS NOT NULL
-            UNION SELECT mc_id FROM sync.qa_failing WHERE flow = ? AND mc_id IS NOT NULL""",
-        [started, flow.name, started, flow.name, started, flow.name]).fetchall()}
+            UNION SELECT mc_id FROM sync.qa_failing WHERE flow = ? AND mc_id IS NOT NULL
+            UNION SELECT record_id FROM sync.rejects WHERE flow = ? AND side = ? AND open""",
+        [started, flow.name, started, flow.name, started, flow.name, flow.name, MC_SIDE]).fetchall()}
     return Scope(tuple(sorted(crm_ids)), tuple(sorted(mc_ids)), cycle_id)
 
 

@@ -18,5 +18,5 @@ shot flow-contacts "${BASE}/locations/crm_membercare.definitions/asset-groups/co
 shot link-table-checks "${BASE}/assets/links/contacts_persons_links?view=checks" 1600 1000
 shot link-table-columns "${BASE}/assets/links/contacts_persons_links" 1600 1400
 shot column-lineage "${BASE}/assets/links/contacts_persons_links?view=lineage&column=email" 1800 1000
-shot rejects "${BASE}/assets/operations/sync_rejects" 1600 1200
-shot conflicts "${BASE}/assets/operations/sync_conflicts" 1600 1200
+shot rejects "${BASE}/assets/operations/sync_rejects" 1600 2200
+shot conflicts "${BASE}/assets/operations/sync_conflicts" 1600 2200
