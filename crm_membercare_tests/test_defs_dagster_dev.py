@@ -91,9 +91,12 @@ def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_
             for label, checks in statuses.items():
                 assert len(checks) == 7 and None not in checks.values(), (label, checks)
             # Every run materializes every asset: none looks out of date behind a newer upstream ("Unsynced").
-            stale = httpx.post(f"http://127.0.0.1:{port}/graphql", timeout=10, json={
-                "query": "{ assetNodes { assetKey { path } staleStatus } }"}).json()["data"]["assetNodes"]
-            assert {n["staleStatus"] for n in stale} == {"FRESH"}
+            def all_fresh() -> bool:
+                nodes = httpx.post(f"http://127.0.0.1:{port}/graphql", timeout=10, json={
+                    "query": "{ assetNodes { staleStatus } }"}).json()["data"]["assetNodes"]
+                return {n["staleStatus"] for n in nodes} == {"FRESH"}
+
+            wait_for("every asset fresh once the runs settle", all_fresh, 60, log_path)
         finally:
             stop(dagster)
     assert dagster.returncode is not None  # stopped within stop()'s deadline, like Ctrl-C in a terminal
