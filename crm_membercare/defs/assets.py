@@ -302,14 +302,11 @@ LINGERING_CYCLES = 10
 def conflicts_and_rejects(sync: SyncEngineResource):
     conflicts = events.conflicts(sync.con, sync.cycle_id)
     rejects = events.open_rejects(sync.con, sync.cycle_id)
-    yield dg.MaterializeResult(asset_key=keys.CONFLICTS_KEY, metadata={
-        "dagster/row_count": conflicts.total, "this_cycle": conflicts.this_cycle,
-        "by_flow": dg.MetadataValue.json(conflicts.by_flow), "newest": newest_table(conflicts),
-    })
-    yield dg.MaterializeResult(asset_key=keys.REJECTS_KEY, metadata={
-        "dagster/row_count": rejects.total, "this_cycle": rejects.this_cycle,
-        "by_flow": dg.MetadataValue.json(rejects.by_flow), "newest": newest_table(rejects),
-    })
+    for key, table in ((keys.CONFLICTS_KEY, conflicts), (keys.REJECTS_KEY, rejects)):
+        yield dg.MaterializeResult(asset_key=key, metadata={
+            "dagster/row_count": table.total, "this_cycle": table.this_cycle,
+            "by_flow": dg.MetadataValue.json(table.by_flow), "newest": newest_table(table),
+        })
     lingering = events.lingering_rejects(sync.con, sync.cycle_id, LINGERING_CYCLES)
     yield dg.AssetCheckResult(
         asset_key=keys.REJECTS_KEY, check_name=LINGERING_CHECK, passed=not lingering,
