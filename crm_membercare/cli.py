@@ -35,7 +35,7 @@ def _run_sandboxes(args: argparse.Namespace) -> int:
     def prepare(sandbox: processes.SandboxProcess) -> str:
         with httpx.Client(base_url=f"{sandbox.root_url}/_sandbox", timeout=600) as admin:
             if args.reset:
-                admin.post("/reset").raise_for_status()
+                admin.post("/reset", json={}).raise_for_status()
             if args.seed is None:
                 return f"{sandbox.name} sandbox: {sandbox.root_url}/api/v1"
             body = {"seed": args.seed, "scale": args.scale, "overlap": args.overlap}

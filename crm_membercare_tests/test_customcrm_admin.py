@@ -94,7 +94,7 @@ def test_stats_count_by_method_and_resource_and_delete_zeroes_them(api, admin):
 def test_reset_empties_the_store_and_restarts_the_numbering(api, admin):
     customer = api.post("/customers", json=CUSTOMER).json()
     api.post("/orders", json={"customer_id": customer["id"], "order_date": "2026-03-01"})
-    assert admin.post("/reset").status_code == 200
+    assert admin.post("/reset", json={}).status_code == 200
     assert api.get("/customers").json()["data"] == [] and api.get("/orders/1").status_code == 404
     customer = api.post("/customers", json=CUSTOMER).json()
     order = api.post("/orders", json={"customer_id": customer["id"], "order_date": "2026-03-01"}).json()

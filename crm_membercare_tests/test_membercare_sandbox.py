@@ -379,7 +379,7 @@ def test_state_survives_a_restart(tmp_path):
 
 def test_reset_empties_the_store(api, admin):
     person(api)
-    assert admin.post("/reset").status_code == 200
+    assert admin.post("/reset", json={}).status_code == 200
     assert api.get("/persons/ids").json() == {"result": []}
     assert person(api)["debtorAccountNumber"] == "10001"
 
