@@ -27,10 +27,6 @@ def _run_sandboxes(args: argparse.Namespace) -> int:
     from crm_membercare.sandbox import processes
 
     ports = {"CustomCRM": args.crm_port, "MemberCare": args.membercare_port}
-    try:
-        sandboxes = processes.start(Path(args.data_dir), args.host, ports)
-    except KeyboardInterrupt:
-        return 130
 
     def prepare(sandbox: processes.SandboxProcess) -> str:
         with httpx.Client(base_url=f"{sandbox.root_url}/_sandbox", timeout=600) as admin:
@@ -42,17 +38,23 @@ def _run_sandboxes(args: argparse.Namespace) -> int:
             seeded = admin.post("/seed", json=body).raise_for_status().json()["seeded"]
         return f"{sandbox.name} sandbox: {sandbox.root_url}/api/v1 (seeded {seeded})"
 
-    try:
-        # Both seed at once: each server is its own process.
-        with ThreadPoolExecutor(max_workers=len(sandboxes)) as pool:
+    # SIGTERM (a service manager) and SIGHUP (a closed terminal) stop both servers like Ctrl-C.
+    with processes.stop_on_signals():
+        try:
+            sandboxes = processes.start(Path(args.data_dir), args.host, ports)
+        except KeyboardInterrupt:
+            return 130
+        pool = ThreadPoolExecutor(max_workers=len(sandboxes))  # both seed at once: each server is a process
+        try:
             for line in pool.map(prepare, sandboxes):
                 print(line, flush=True)
-        while all(sandbox.process.is_alive() for sandbox in sandboxes):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        processes.stop(sandboxes)
+            while all(sandbox.process.is_alive() for sandbox in sandboxes):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            processes.stop(sandboxes)  # first: a seed still in flight then fails at once instead of being awaited
+            pool.shutdown(wait=False, cancel_futures=True)
     return 0
 
 
