@@ -1,10 +1,21 @@
-"""Money arithmetic both sandboxes share: exact decimals, rounded half-up to 2 places per line."""
+"""Money arithmetic both sandboxes share: exact decimals, rounded half-up to 2 places per line.
+
+Every number either sandbox accepts (quantities, prices, rates) lies within +-MAX_NUMBER, so a line
+(quantity x price x VAT) stays below 10^31 and a document's total within what `_EXACT` computes exactly.
+"""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 CENT = Decimal("0.01")
+MAX_NUMBER = 10**15  # a quadrillion: far above any real quantity or price, far below what breaks arithmetic
+# 31 digits a line, 2 decimals, up to 10^6 lines: 40 digits; the default context keeps 28 and would refuse.
+_EXACT = Context(prec=48, rounding=ROUND_HALF_UP)
+
+
+def within_bounds(value: int | float) -> bool:
+    return -MAX_NUMBER <= value <= MAX_NUMBER
 
 
 def to_decimal(value: int | float | str | Decimal) -> Decimal:
@@ -20,13 +31,14 @@ def has_at_most_two_decimals(value: int | float | str | Decimal) -> bool:
 
 
 def round_money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP, context=_EXACT)
 
 
 def line_total(quantity, unit_price, discount_percent, vat_rate) -> Decimal:
     """One line incl. VAT: quantity x unit price, less the discount, plus VAT, rounded half-up to cents."""
-    net = to_decimal(quantity) * to_decimal(unit_price) * (1 - to_decimal(discount_percent) / 100)
-    return round_money(net * (1 + to_decimal(vat_rate) / 100))
+    with localcontext(_EXACT):
+        net = to_decimal(quantity) * to_decimal(unit_price) * (1 - to_decimal(discount_percent) / 100)
+        return round_money(net * (1 + to_decimal(vat_rate) / 100))
 
 
 def document_total(lines: list[dict], keys: tuple[str, str, str, str]) -> float:
@@ -34,5 +46,6 @@ def document_total(lines: list[dict], keys: tuple[str, str, str, str]) -> float:
 
     `keys` names the quantity, unit price, discount and VAT fields in that side's spelling.
     """
-    total = sum((line_total(*(line[k] for k in keys)) for line in lines), Decimal("0"))
-    return float(round_money(total))
+    with localcontext(_EXACT):
+        total = sum((line_total(*(line[k] for k in keys)) for line in lines), Decimal("0"))
+        return float(round_money(total))

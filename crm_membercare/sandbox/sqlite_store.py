@@ -13,6 +13,14 @@ from typing import TypeVar
 from crm_membercare.sandbox.clock import SandboxClock
 
 T = TypeVar("T")
+# SQLite's INTEGER is 64-bit: a Python int outside it cannot even be compared with a column (OverflowError),
+# so an id outside it names no record, and the stores answer so before asking SQLite.
+SQLITE_MIN_INTEGER, SQLITE_MAX_INTEGER = -(2**63), 2**63 - 1
+
+
+def storable(value: int) -> bool:
+    """True when SQLite can hold `value`; an id that is not storable names no record."""
+    return SQLITE_MIN_INTEGER <= value <= SQLITE_MAX_INTEGER
 
 
 class SqliteStore:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
+from crm_membercare.sandbox.sqlite_store import storable
+
 _VERSION = "k1"
 
 
@@ -24,8 +26,9 @@ def decode(cursor: str) -> Position:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, updated_ms, record_id = raw.split(":")
-        if version != _VERSION:
+        position = Position(int(updated_ms), int(record_id))
+        if version != _VERSION or not (storable(position.updated_ms) and storable(position.record_id)):
             raise ValueError
-        return Position(int(updated_ms), int(record_id))
+        return position
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError("not a cursor this server handed out") from error

@@ -13,7 +13,6 @@ from crm_membercare.sandbox.customcrm.fields import (
     DOCUMENTS,
     FIELDS,
     LINE_TOTAL_KEYS,
-    MAX_ID,
     NUMBERING,
     unique_key,
 )
@@ -64,7 +63,7 @@ class CrmService:
         return Page(records, keyset.encode(more) if more else None)
 
     def get(self, resource: str, record_id: int) -> dict:
-        record = self.store.get(resource, record_id) if record_id <= MAX_ID else None
+        record = self.store.get(resource, record_id)
         if record is None:
             raise not_found(resource, record_id)
         return record
@@ -104,7 +103,7 @@ class CrmService:
 
 
 def _existing(tx: Transaction, resource: str, record_id: int) -> dict:
-    record = tx.get(resource, record_id) if record_id <= MAX_ID else None
+    record = tx.get(resource, record_id)
     if record is None:
         raise not_found(resource, record_id)
     return record

@@ -21,7 +21,7 @@ from crm_membercare.sandbox.clock import SandboxClock
 from crm_membercare.sandbox.customcrm.fields import NUMBERING, RESOURCES, unique_key
 from crm_membercare.sandbox.customcrm.keyset import Position
 from crm_membercare.sandbox.customcrm.timestamps import epoch_ms, render
-from crm_membercare.sandbox.sqlite_store import SqliteStore
+from crm_membercare.sandbox.sqlite_store import SqliteStore, storable
 
 FIRST_VALUES = {**dict.fromkeys(RESOURCES, 1), **{field: first for field, _, first in NUMBERING.values()}}
 # A clock set back by more than this is taken at its word; a smaller step back is the same instant, see stamp().
@@ -67,11 +67,14 @@ class Transaction:
         self._now_ms = now_ms
 
     def get(self, resource: str, record_id: int) -> dict | None:
+        if not storable(record_id):
+            return None
         row = self._db.execute(f"SELECT body FROM {resource} WHERE id = ?", (record_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def exists(self, resource: str, record_id: int) -> bool:
-        return self._db.execute(f"SELECT 1 FROM {resource} WHERE id = ?", (record_id,)).fetchone() is not None
+        return storable(record_id) and \
+            self._db.execute(f"SELECT 1 FROM {resource} WHERE id = ?", (record_id,)).fetchone() is not None
 
     def holder_of_external_ref(self, resource: str, external_ref: str) -> int | None:
         row = self._db.execute(f"SELECT id FROM {resource} WHERE external_ref = ?", (external_ref,)).fetchone()
@@ -119,6 +122,8 @@ class CustomCrmStore(SqliteStore):
             yield tx
 
     def get(self, resource: str, record_id: int) -> dict | None:
+        if not storable(record_id):
+            return None
         with self._lock:
             row = self._db.execute(f"SELECT body FROM {resource} WHERE id = ?", (record_id,)).fetchone()
         return json.loads(row[0]) if row else None

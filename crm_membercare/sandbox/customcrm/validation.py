@@ -15,7 +15,7 @@ from typing import Any
 
 from crm_membercare.sandbox.customcrm.errors import FieldProblem, ValidationFailed
 from crm_membercare.sandbox.customcrm.fields import DOCUMENTS, FIELDS, LINE_FIELDS, MAX_ID, Field, read_only
-from crm_membercare.sandbox.money import has_at_most_two_decimals
+from crm_membercare.sandbox.money import MAX_NUMBER, has_at_most_two_decimals, within_bounds
 
 Loc = tuple[str | int, ...]
 Problem = tuple[str, str]  # (message, type)
@@ -65,13 +65,20 @@ def _bool(value: Any) -> Problem | None:
     return None if isinstance(value, bool) else ("must be true or false", "bool_type")
 
 
+_OUT_OF_BOUNDS = (f"must be between -{MAX_NUMBER:.0e} and {MAX_NUMBER:.0e}", "range")
+
+
 def _number(value: Any) -> Problem | None:
-    return None if _is_number(value) else ("must be a JSON number", "number_type")
+    if not _is_number(value):
+        return "must be a JSON number", "number_type"
+    return None if within_bounds(value) else _OUT_OF_BOUNDS
 
 
 def _money(value: Any) -> Problem | None:
     if not _is_number(value):
         return "must be a JSON number", "number_type"
+    if not within_bounds(value):
+        return _OUT_OF_BOUNDS
     return None if has_at_most_two_decimals(value) else ("must have at most 2 decimals", "decimal_places")
 
 

@@ -12,7 +12,8 @@ from collections.abc import Collection
 
 from crm_membercare.sandbox.membercare.errors import FieldError, ValidationFailed
 from crm_membercare.sandbox.membercare.oslo_time import parse_local
-from crm_membercare.sandbox.money import has_at_most_two_decimals
+from crm_membercare.sandbox.money import MAX_NUMBER, has_at_most_two_decimals, within_bounds
+from crm_membercare.sandbox.sqlite_store import storable
 
 MAX_TEXT = 4000
 EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
@@ -74,6 +75,8 @@ class FieldReader:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             self.fail(path, "invalid_type", f"{path} must be a JSON number")
+        elif not within_bounds(value):
+            self.fail(path, "out_of_range", f"{path} must be between -{MAX_NUMBER:.0e} and {MAX_NUMBER:.0e}")
         elif not has_at_most_two_decimals(value):
             self.fail(path, "too_many_decimals", f"{path} has more than 2 decimals")
         elif (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
@@ -89,6 +92,9 @@ class FieldReader:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(path, "invalid_type", f"{path} must be an integer")
+            return default
+        if not storable(value):
+            self.fail(path, "out_of_range", f"{path} must be a 64-bit integer")
             return default
         return value
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from crm_membercare.sandbox.admin import Scale
 from crm_membercare.sandbox.clock import SandboxClock
 from crm_membercare.sandbox.membercare.oslo_time import epoch_seconds, local_to_epoch, render_local
-from crm_membercare.sandbox.sqlite_store import SqliteStore
+from crm_membercare.sandbox.sqlite_store import SqliteStore, storable
 
 RESOURCES = ("companies", "persons", "products", "invoices")
 DEBTOR_RESOURCES = frozenset({"companies", "persons"})
@@ -67,11 +67,14 @@ class Transaction:
         self.now = now
 
     def get(self, resource: str, key: int) -> dict | None:
+        if not storable(key):
+            return None
         row = self._db.execute(f"SELECT changed_at, body FROM {_table(resource)} WHERE id = ?", (key,)).fetchone()
         return _rendered(*row) if row else None
 
     def exists(self, resource: str, key: int) -> bool:
-        return self._db.execute(f"SELECT 1 FROM {_table(resource)} WHERE id = ?", (key,)).fetchone() is not None
+        return storable(key) and \
+            self._db.execute(f"SELECT 1 FROM {_table(resource)} WHERE id = ?", (key,)).fetchone() is not None
 
     def unique_key_owner(self, resource: str, unique_key: str) -> int | None:
         row = self._db.execute(f"SELECT id FROM {_table(resource)} WHERE unique_key = ?", (unique_key,)).fetchone()
@@ -127,6 +130,8 @@ class MemberCareStore(SqliteStore):
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
             (total,) = self._db.execute(f"SELECT COUNT(*) FROM {_table(resource)} {clause}", params).fetchone()
+            if offset >= total:  # past the last page (an offset beyond SQLite's integers included): empty
+                return total, []
             rows = self._db.execute(
                 f"SELECT changed_at, body FROM {_table(resource)} {clause} ORDER BY changed_at, id LIMIT ? OFFSET ?",
                 [*params, limit, offset],
