@@ -35,8 +35,10 @@ from crm_membercare.mapping.countries import CountryTable
 from crm_membercare.mapping.flows import FLOWS, Flow
 from crm_membercare.mapping.links import MappingContext
 from crm_membercare.systems import CustomCrmClient, MemberCareClient
+from crm_membercare.systems.redaction import redact
 
 Progress = Callable[[str], None]
+ERROR_TEXT_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,19 @@ class SyncEngine:
 
     # --- cycle bookkeeping -----------------------------------------------------------------------------
     def start_cycle(self) -> int:
-        self.cycle_id = self.con.execute("INSERT INTO sync.cycles DEFAULT VALUES RETURNING id").fetchall()[0][0]
+        """A new `running` cycle. One process holds the state at a time, so an older cycle still `running` was
+        left by a process that died (SIGKILL, a crash, a lost machine) before it could say how it ended."""
+        with transaction(self.con):
+            self.cycle_id = self.con.execute("INSERT INTO sync.cycles DEFAULT VALUES RETURNING id").fetchall()[0][0]
+            self.con.execute(
+                "UPDATE sync.cycles SET status = 'interrupted', error = ? WHERE status = 'running' AND id < ?",
+                [f"its process ended before the cycle did (found at the start of cycle {self.cycle_id})",
+                 self.cycle_id])
         self._links = None
         return self.cycle_id
 
-    def finish_cycle(self, report: CycleReport, status: str = "completed") -> None:
+    def finish_cycle(self, report: CycleReport, status: str = "completed", error: BaseException | None = None) -> None:
+        """Record the cycle's end; a failed one keeps its error's kind and first line (`error_text`)."""
         with transaction(self.con):
             for summary in report.flows.values():
                 self.con.execute(
@@ -108,7 +118,8 @@ class SyncEngine:
                      summary.conflicts, summary.rejects, summary.pending],
                 )
             self.con.execute(
-                "UPDATE sync.cycles SET finished_at = now(), status = ? WHERE id = ?", [status, report.cycle_id]
+                "UPDATE sync.cycles SET finished_at = now(), status = ?, error = ? WHERE id = ?",
+                [status, None if error is None else error_text(error), report.cycle_id],
             )
 
     # --- shared context --------------------------------------------------------------------------------
@@ -222,8 +233,8 @@ class SyncEngine:
                     plan.conflicts, plan.rejects + counts.rejected, counts.pending,
                     plan.waiting, plan.ambiguous, status,
                 )
-        except BaseException:
-            self.finish_cycle(report, status="failed")
+        except BaseException as error:
+            self.finish_cycle(report, status="failed", error=error)
             raise
         self.finish_cycle(report)
         return report
@@ -232,6 +243,14 @@ class SyncEngine:
     def _forget_links_no_longer_needed(self, done: int) -> None:
         later = {name for flow in self.flows[done + 1:] for name in (flow.name, *flow.depends_on)}
         self.links.forget(flow.name for flow in self.flows[:done + 1] if flow.name not in later)
+
+
+def error_text(error: BaseException) -> str:
+    """'Kind: first line of the message', bounded. The clients' messages never carry a credential (they name
+    method and path, never the query string); a query-string key is redacted anyway, for any other error."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return redact(text)[:ERROR_TEXT_LIMIT]
 
 
 def _with_ids(result: ExtractResult, deleted: int, fetched: int) -> ExtractResult:

@@ -59,10 +59,10 @@ def waiting(con: duckdb.DuckDBPyConnection, *, limit: int | None = None) -> list
 
 def last_cycles(con: duckdb.DuckDBPyConnection, limit: int = 5) -> list[dict]:
     rows = con.execute(
-        "SELECT id, started_at, finished_at, status FROM sync.cycles ORDER BY id DESC LIMIT ?", [limit]
+        "SELECT id, started_at, finished_at, status, error FROM sync.cycles ORDER BY id DESC LIMIT ?", [limit]
     ).fetchall()
     return [{"cycle": i, "started_at": s.isoformat() if s else None, "finished_at": f.isoformat() if f else None,
-             "status": st} for i, s, f, st in rows]
+             "status": st, "error": e} for i, s, f, st, e in rows]
 
 
 def _value(text: str | None) -> Any:

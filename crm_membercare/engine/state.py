@@ -141,7 +141,14 @@ def _migration_3(con: duckdb.DuckDBPyConnection) -> None:
             cycle_id BIGINT, "at" TIMESTAMPTZ DEFAULT now())""")
 
 
-MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_migration_1, _migration_2, _migration_3)
+def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
+    # Why a cycle did not complete: a failed cycle's exception kind and one-line message, or what the next
+    # cycle found of one whose process died while it was `running` (then 'interrupted').
+    con.execute("ALTER TABLE sync.cycles ADD COLUMN error VARCHAR")
+
+
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
+    _migration_1, _migration_2, _migration_3, _migration_4)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
