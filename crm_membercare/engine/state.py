@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -185,7 +186,8 @@ def open_state(path: str | Path, *, read_only: bool = False, memory_limit: str =
     """A connection to the state file, migrated to the current schema (read-only: as it is).
 
     When another process holds the file, waits up to `wait_s` seconds (backing off to one try a second), then
-    raises `StateLocked`. A file created here is readable by its owner only."""
+    raises `StateLocked`. A file opened for writing is readable by its owner only: one created here, and one
+    an earlier release created readable by others (tightened, and said in the log)."""
     path = Path(path)
     created = not read_only and not path.exists()
     if created:
@@ -196,7 +198,9 @@ def open_state(path: str | Path, *, read_only: bool = False, memory_limit: str =
     con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": f"{path}.tmp"})
     try:
         _attach_waiting(con, path, read_only, wait_s)
-        if created:
+        if not read_only and stat.S_IMODE(path.stat().st_mode) != OWNER_ONLY:
+            if not created:
+                log.warning("the state file %s was readable by others: made owner-only", path)
             os.chmod(path, OWNER_ONLY)  # before the first migration writes a record into it
         con.execute(f"USE {CATALOG}")
         if not read_only:

@@ -61,7 +61,7 @@ def _serve(module: str, db_path: str, host: str, port: int, parent: int) -> None
 
 def start(data_dir: Path, host: str, ports: dict[str, int]) -> list[SandboxProcess]:
     """Start one process per sandbox and return once each answers its admin API."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     context = multiprocessing.get_context("spawn")
     started = []
     for name, (module, file_name) in SANDBOXES.items():

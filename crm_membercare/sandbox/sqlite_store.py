@@ -3,6 +3,7 @@ transactions that commit or roll back as a whole. Each store adds its own tables
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from typing import TypeVar
 from crm_membercare.sandbox.clock import SandboxClock
 
 T = TypeVar("T")
+OWNER_ONLY = 0o600
 # SQLite's INTEGER is 64-bit: a Python int outside it cannot even be compared with a column (OverflowError),
 # so an id outside it names no record, and the stores answer so before asking SQLite.
 SQLITE_MIN_INTEGER, SQLITE_MAX_INTEGER = -(2**63), 2**63 - 1
@@ -32,7 +34,11 @@ class SqliteStore:
         self._tables = tables
         # uvicorn runs sync endpoints on a thread pool: one connection, one writer at a time.
         self._lock = threading.Lock()
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only like the sync's own files (docs/security.md): SQLite gives the -wal and -shm files the
+        # database file's mode, so creating that one 0600 is enough.
+        db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT, OWNER_ONLY))
+        os.chmod(db_path, OWNER_ONLY)
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
