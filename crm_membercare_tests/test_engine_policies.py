@@ -143,16 +143,28 @@ def test_a_crm_archive_closes_the_debtor_and_a_close_archives_the_crm_record(wor
 
 
 def test_a_crm_archive_deletes_the_product_and_a_product_delete_archives_the_crm_one(world, picker):
-    (archived, deleted_by_crm), (archived_by_mc, deleted) = picker.pairs(world, PRODUCTS, 2)
+    with world.clients() as (crm, _):
+        crm.create("products", {"sku": "UNUSED-1", "name": "On no invoice", "price": 5.0, "currency": "NOK",
+                                "vat_rate": 25, "unit": "pcs", "active": True})
+    world.cycle()
+    on_invoices = {item.get("productId") for invoice in world.snapshot().mc["invoices"].values()
+                   for item in invoice["invoiceItems"]}
+    (archived, deleted_by_crm), = picker.pairs(world, PRODUCTS, 1, lambda crm, mc: mc["id"] not in on_invoices)
+    (archived_by_mc, deleted), = picker.pairs(world, PRODUCTS, 1)
+    (kept_crm, kept_mc), = picker.pairs(world, PRODUCTS, 1, lambda crm, mc: mc["id"] in on_invoices)
     with world.clients() as (crm, mc):
         crm.archive("products", archived)
+        crm.archive("products", kept_crm)
         mc.delete("products", deleted)
     world.cycle()
     snap = world.snapshot()
     assert deleted_by_crm not in snap.mc["products"]
     assert snap.crm["products"][archived_by_mc]["archived"] is True
+    # A product MemberCare invoices still name is deactivated, not deleted (DESIGN C9).
+    assert snap.mc["products"][kept_mc]["active"] is False
     links = links_by(world.con, PRODUCTS)
     assert links[(archived, deleted_by_crm)][0] == links[(archived_by_mc, deleted)][0] == "ended"
+    assert links[(kept_crm, kept_mc)][0] == "ended"
     assert_nothing_recreated(world)
 
 

@@ -147,11 +147,9 @@ class Executor:
             return Effects("pending", f"waiting: {missing}")
         except MappingRejected as rejected:
             return Effects("rejected", str(rejected), rejects=[
-                Reject(flow.name, _source_side(op), _source_id(op), p.field, p.reason, p.value)
-                for p in rejected.problems])
+                _reject(flow, op, p.field, p.reason, p.value) for p in rejected.problems])
         except invoice_lifecycle.InvalidTransition as invalid:
-            return Effects("rejected", str(invalid), rejects=[
-                Reject(flow.name, _source_side(op), _source_id(op), "status", str(invalid))])
+            return Effects("rejected", str(invalid), rejects=[_reject(flow, op, "status", str(invalid))])
         except RetryableError as error:
             return Effects("pending", str(error))
         except PermanentError as error:
@@ -167,8 +165,7 @@ class Executor:
             # The target moved under us: plan the pair again from what is there now.
             return Effects("dropped", str(error), dirty=[(side, target_id)])
         fields = [e.field for e in error.field_errors] or list(op.fields) or [""]
-        return Effects("rejected", str(error), rejects=[
-            Reject(flow.name, _source_side(op), _source_id(op), name, error.reason) for name in fields])
+        return Effects("rejected", str(error), rejects=[_reject(flow, op, name, error.reason) for name in fields])
 
     # --- creates -------------------------------------------------------------------------------------
     def _create(self, flow: Flow, op: Operation, *, looked_up_first: bool) -> Effects:
@@ -304,11 +301,24 @@ class Executor:
             if status in ("Sent", "Paid"):
                 return Effects("applied", mc_records=[self.mc.credit(op.mc_id)], end_link="invoice credited")
             return Effects("applied", end_link=f"invoice already {status}")
+        if op.fields:
+            return self._deactivate(flow, op)
         self.mc.delete(op.target_resource, op.mc_id)
         gone = "closed" if flow.mc_removal == "close" else "deleted"
         return Effects("applied", mc_gone=[(op.mc_id, gone)] if gone == "deleted" else [],
                        dirty=[(MC_SIDE, op.mc_id)] if gone == "closed" else [],
                        end_link=f"{gone} in MemberCare")
+
+    def _deactivate(self, flow: Flow, op: Operation) -> Effects:
+        """A removal planned as a deactivation (a record others still reference, DESIGN C9): the named rows
+        written into the current record, compared with the version planned against as any update is."""
+        current = self.mc.get(op.target_resource, op.mc_id)
+        if op.based_on is not None and current.get("lastChange") != op.based_on:
+            return Effects("dropped", "changed in MemberCare since planned; planned again", mc_records=[current],
+                           dirty=[(MC_SIDE, op.mc_id)])
+        body = apply_common_to_mc(flow, op.values, current, self.ctx, fields=op.fields)
+        record = self.mc.replace(op.target_resource, op.mc_id, body)
+        return Effects("applied", mc_records=[record], end_link="deactivated in MemberCare: still referenced")
 
     # --- recording -----------------------------------------------------------------------------------
     def _record_batch(self, flow: Flow, batch: list[outbox.OutboxEntry], results: list[Effects], counts: dict) -> None:
@@ -355,6 +365,8 @@ class Executor:
             outcomes.append((entry.id, effects.status, effects.reason))
             if effects.status == "applied" and (op.fields or op.kind == CREATE):
                 settled.append((_source_side(op), _source_id(op), None if op.kind == CREATE else op.fields))
+                if flow.derived is not None:
+                    settled.append((MC_SIDE, op.mc_id, None))  # its rejects name the MemberCare record
             if effects.rebased_on:
                 rebased_on.append((entry.id, effects.rebased_on))
             follow_ups += effects.follow_ups
@@ -387,6 +399,16 @@ class Executor:
 
 def _fields(values: dict | None, keys) -> dict:
     return {k: (values or {}).get(k) for k in keys}
+
+
+def _reject(flow: Flow, op: Operation, field_name: str, reason: str, value: Any = None) -> Reject:
+    """A reject of the operation's source record; it names both records of the pair (DESIGN C11). A one-to-one
+    flow's link names the other record; a derived flow's CRM record has many (a user, all the invoices of
+    what they own), so there the reject is the MemberCare record's and its reason names the CRM record."""
+    if flow.derived is None:
+        return Reject(flow.name, _source_side(op), _source_id(op), field_name, reason, value)
+    crm_resource = op.target_resource if op.direction == TO_CRM else flow.crm_resource
+    return Reject(flow.name, MC_SIDE, op.mc_id, field_name, f"CustomCRM {crm_resource} {op.crm_id}: {reason}", value)
 
 
 def _source_side(op: Operation) -> str:

@@ -1,6 +1,6 @@
 """First sight: which unlinked records are the same record on the other side (DESIGN C2). Pure.
 
-A record is linked by the identity the other system stamped on it (`external_ref` / `externalId`), else by
+A record is linked by a corroborated identity claim (`external_ref` / `externalId`; see `plan`), else by
 its flow's match rule when the key is unique among the live records of *both* sides. A key shared by several
 records links nothing and creates nothing: it is reported for a person to resolve.
 """

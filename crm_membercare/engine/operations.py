@@ -60,13 +60,20 @@ class Reject:
 
 @dataclass(frozen=True)
 class Waiting:
-    """A record that cannot be written until a record it references is linked."""
+    """A record that cannot be written until a record it references is linked.
+
+    The reference: `through` the flow(s) whose links it needs ("a or b" for a debtor), `reference_id` the
+    referenced record's id on `reference_side`. Whether it can ever be linked is for the state to say.
+    """
 
     flow: str
     side: str
     record_id: Any
     field: str
     reason: str
+    through: str = ""
+    reference_id: Any = None
+    reference_side: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,22 @@ class Ambiguous:
     record_id: Any
     key: str
     candidates: tuple
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A stamped identity naming a record of the other system, found on an unlinked record (DESIGN C2).
+
+    `crm_claims`: the CRM record's `external_ref` names the MemberCare record; `mc_claims`: the other way
+    round. `written_by_sync`: the outbox shows the sync itself wrote one of these stamps (a create whose
+    outcome was not recorded). A claim alone is typed text: it links only when corroborated.
+    """
+
+    crm_id: int
+    mc_id: Any
+    crm_claims: bool
+    mc_claims: bool
+    written_by_sync: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from crm_membercare.engine.operations import (
     TO_MEMBERCARE,
     UPDATE,
     Ambiguous,
+    Claim,
     FlowPlan,
     NewLink,
     Operation,
@@ -55,7 +56,8 @@ class FlowInput:
     conflict_policy: str | None = None
     delete_policy: str | None = None
     bases: dict = field(default_factory=dict)  # (crm id, mc id as text) -> (base_crm, base_mc)
-    identities: list = field(default_factory=list)  # (crm id, mc id) naming each other by stamped identity
+    claims: list[Claim] = field(default_factory=list)  # stamped identities found on unlinked records
+    mc_referenced: set = field(default_factory=set)  # MemberCare ids other records still reference (C9)
 
 
 def canonical(flow: Flow, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,7 +90,7 @@ class _Planner:
                 return crm_to_common(self.flow, record.raw, self.given.ctx)
             return mc_to_common(self.flow, record.raw, self.given.ctx)
         except UnresolvedReference as missing:
-            self.plan.waiting.append(Waiting(self.flow.name, side, record.id, missing.field, _waits_for(missing)))
+            self.plan.waiting.append(_waiting(self.flow.name, side, record.id, missing, side))
         except MappingRejected as rejected:
             for problem in rejected.problems:
                 self.plan.rejects.append(
@@ -130,14 +132,29 @@ class _Planner:
         flow, given = self.flow, self.given
         found: list[tuple[int, Any, str]] = []
         taken_crm, taken_mc = set(), set()
-        for crm_id, mc_id in given.identities:
+        for claim in given.claims:
+            crm_id, mc_id = claim.crm_id, claim.mc_id
             if crm_id in taken_crm or mc_id in taken_mc or crm_id not in given.crm or mc_id not in given.mc:
                 continue
-            if given.links.by_crm(flow.name, crm_id) or given.links.by_mc(flow.name, mc_id):
+            crm_linked, mc_linked = given.links.by_crm(flow.name, crm_id), given.links.by_mc(flow.name, mc_id)
+            if crm_linked and mc_linked:
                 continue
-            found.append((crm_id, mc_id, "external_id"))
-            taken_crm.add(crm_id)
-            taken_mc.add(mc_id)
+            if not (crm_linked or mc_linked) and self.corroborated(claim):
+                found.append((crm_id, mc_id, "external_id"))
+                taken_crm.add(crm_id)
+                taken_mc.add(mc_id)
+                continue
+            # Typed text naming a record: it links nothing, overwrites nothing, and the claiming record is
+            # neither matched nor created until a person resolves it (as for a shared match key).
+            for side, record_id, other, claims, linked in (
+                (CRM_SIDE, crm_id, mc_id, claim.crm_claims, crm_linked),
+                (MC_SIDE, mc_id, crm_id, claim.mc_claims, mc_linked),
+            ):
+                record = given.crm[record_id] if side == CRM_SIDE else given.mc[record_id]
+                if claims and not linked and not record.gone:
+                    self.plan.ambiguous.append(Ambiguous(flow.name, side, record_id, self.claim_reason(
+                        side, record, other, taken=bool(crm_linked or mc_linked)), (other,)))
+                    (taken_crm if side == CRM_SIDE else taken_mc).add(record_id)
 
         live_crm = [i for i in unlinked_crm if i not in taken_crm and not given.crm[i].gone]
         live_mc = [i for i in unlinked_mc if i not in taken_mc and not given.mc[i].gone]
@@ -156,6 +173,33 @@ class _Planner:
                     self.plan_create(MC_SIDE, given.mc[mc_id])
         return found
 
+    def corroborated(self, claim: Claim) -> bool:
+        """A claim links when the claimed record claims back, the sync wrote the stamp itself, or the flow's
+        match key (or its fallback) agrees on both records (DESIGN C2)."""
+        if (claim.crm_claims and claim.mc_claims) or claim.written_by_sync:
+            return True
+        crm, mc = self.given.crm[claim.crm_id].raw, self.given.mc[claim.mc_id].raw
+        rule = self.flow.match
+        while rule is not None:
+            key = rule.crm_key(crm)
+            if key is not None and key == rule.mc_key(mc):
+                return True
+            rule = rule.fallback
+        return False
+
+    def claim_reason(self, side: str, record: Record, other: Any, *, taken: bool) -> str:
+        flow = self.flow
+        if side == CRM_SIDE:
+            stamp, field_name = record.raw.get("external_ref"), "external_ref"
+            claimed = f"MemberCare {flow.mc_resource} {other}"
+        else:
+            stamp, field_name = record.raw.get("externalId"), "externalId"
+            claimed = f"CustomCRM {flow.crm_resource} {other}"
+        if taken:
+            return f"identity claim {field_name} {stamp!r}: {claimed} is already linked to another record"
+        return (f"identity claim {field_name} {stamp!r} not corroborated: {claimed} does not claim it back, the "
+                "sync did not write it, and the match key differs; correct or clear the claim")
+
     def plan_create(self, side: str, record: Record) -> None:
         flow = self.flow
         values = self.read(side, record)
@@ -165,7 +209,7 @@ class _Planner:
             try:
                 problems = problems_for_membercare(flow, values, None, self.given.ctx)
             except UnresolvedReference as missing:
-                self.plan.waiting.append(Waiting(flow.name, side, record.id, missing.field, _waits_for(missing)))
+                self.plan.waiting.append(_waiting(flow.name, side, record.id, missing, CRM_SIDE))
                 return
             op = Operation(flow.name, TO_MEMBERCARE, CREATE, flow.mc_resource, record.id, None, values,
                            flow.keys, based_on=record.marker, stamp=crm_identity(flow.crm_resource, record.id),
@@ -249,7 +293,7 @@ class _Planner:
                 problems = problems_for_membercare(flow, values, record.raw, self.given.ctx, fields=list(fields))
             except UnresolvedReference as missing:
                 # The reference's record is not linked yet: hold these fields back, plan them again later.
-                self.plan.waiting.append(Waiting(flow.name, source_side, source_id, missing.field, _waits_for(missing)))
+                self.plan.waiting.append(_waiting(flow.name, source_side, source_id, missing, CRM_SIDE))
                 return {}
         else:
             problems = problems_for_crm(flow, values, fields=list(fields))
@@ -287,6 +331,13 @@ class _Planner:
             if flow.mc_removal == "none":
                 self.plan.ended_links.append((crm.id, mc.id, f"crm record {crm.gone}"))
                 return
+            kept = flow.mc_kept_while_referenced
+            if kept is not None and mc.id in self.given.mc_referenced:
+                # Still referenced (a product on invoices): deactivated, since a delete would break them.
+                self.plan.operations.append(Operation(
+                    flow.name, TO_MEMBERCARE, DELETE, flow.mc_resource, crm.id, mc.id, {kept.row: False},
+                    (kept.row,), based_on=mc.marker))
+                return
             self.plan.operations.append(Operation(
                 flow.name, TO_MEMBERCARE, DELETE, flow.mc_resource, crm.id, mc.id, based_on=mc.marker))
         else:
@@ -294,9 +345,11 @@ class _Planner:
                 flow.name, TO_CRM, DELETE, flow.crm_resource, crm.id, mc.id, based_on=crm.marker))
 
 
-def _waits_for(missing: UnresolvedReference) -> str:
-    return (f"waits for {missing.through} record {missing.record_id} to be linked "
-            "(it is not synced yet: see its own rejects or ambiguous match)")
+def _waiting(flow: str, side: str, record_id: Any, missing: UnresolvedReference, reference_side: str) -> Waiting:
+    """`reference_side`: where the referenced id comes from (a MemberCare record read names MemberCare ids;
+    a CRM record's values, CRM ids)."""
+    reason = f"waits for {missing.through} record {missing.record_id} to be linked (it is not synced yet)"
+    return Waiting(flow, side, record_id, missing.field, reason, missing.through, missing.record_id, reference_side)
 
 
 def plan_flow(given: FlowInput) -> FlowPlan:

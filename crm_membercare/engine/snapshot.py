@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from crm_membercare.engine import outbox
 from crm_membercare.engine.extract import mark_dirty
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
+from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity
 from crm_membercare.engine.links import (
     Link,
     LinkIndex,
@@ -23,7 +25,7 @@ from crm_membercare.engine.links import (
 )
 from crm_membercare.engine.match_keys import indexes_for
 from crm_membercare.engine.matching import KeyIndex
-from crm_membercare.engine.operations import FlowPlan, Record, Reject
+from crm_membercare.engine.operations import Claim, FlowPlan, Record, Reject
 from crm_membercare.engine.plan import FlowInput
 from crm_membercare.engine.raw_schema import RawTable, raw_table
 from crm_membercare.engine.records import (
@@ -33,6 +35,7 @@ from crm_membercare.engine.records import (
     record_conflicts,
     record_rejects,
 )
+from crm_membercare.engine.unresolvable import sort_waits
 from crm_membercare.mapping.flows import Flow, MatchRule
 from crm_membercare.mapping.links import MappingContext
 
@@ -74,8 +77,9 @@ def dirty_ids(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[set, set]:
     return crm, mc
 
 
-def stamped_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, mc_ids: list) -> list[tuple]:
-    """(crm id, mc id) pairs that name each other by stamped identity, for unlinked records of either side.
+def identity_claims(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, mc_ids: list) -> list[Claim]:
+    """The stamped identities naming a record of the other side, on unlinked records of either side, with
+    what corroborates them in the state: the claimed record's own stamp, or the sync's outbox.
 
     Looked up in the raw tables, not only among the records being planned: after a lost state file the two
     records of a pair usually fall in different planning chunks.
@@ -90,7 +94,8 @@ def stamped_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, mc_
     # parsed into an id and joined on it. Every part is restricted by the given ids before it joins, so the
     # work follows the records planned, not the size of the tables.
     rows = con.execute(
-        f"""SELECT c.id, m.id FROM {crm_table.name} c JOIN {mc_table.name} m
+        f"""WITH found AS (
+            SELECT c.id AS crm_id, m.id AS mc_id FROM {crm_table.name} c JOIN {mc_table.name} m
               ON m.id = TRY_CAST(split_part(c.external_id, ':', 3) AS {mc_type})
             WHERE c.id IN (SELECT unnest($crm)) AND starts_with(c.external_id, $mc_prefix){type_filter}
             UNION
@@ -105,11 +110,48 @@ def stamped_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, mc_
             UNION
             SELECT c.id, m.id FROM {mc_table.name} m JOIN {crm_table.name} c
               ON c.id = TRY_CAST(split_part(m.external_id, ':', 3) AS BIGINT)
-            WHERE m.external_id IN (SELECT $crm_prefix || CAST(unnest($crm) AS VARCHAR)){type_filter}""",
+            WHERE m.external_id IN (SELECT $crm_prefix || CAST(unnest($crm) AS VARCHAR)){type_filter})
+            SELECT f.crm_id, f.mc_id,
+                   c.external_id IS NOT DISTINCT FROM $mc_prefix || CAST(f.mc_id AS VARCHAR),
+                   m.external_id IS NOT DISTINCT FROM $crm_prefix || CAST(f.crm_id AS VARCHAR)
+            FROM found f JOIN {crm_table.name} c ON c.id = f.crm_id JOIN {mc_table.name} m ON m.id = f.mc_id
+            WHERE c.id IN (SELECT crm_id FROM found) AND m.id IN (SELECT mc_id FROM found)""",
         {"crm": [int(i) for i in crm_ids], "mc": [str(i) for i in mc_ids], "crm_prefix": crm_prefix,
          "mc_prefix": mc_prefix},
     ).fetchall()
-    return [(crm_id, mc_id_of(flow, mc_id)) for crm_id, mc_id in rows]
+    claims = [Claim(crm_id, mc_id_of(flow, mc_id), crm_claims, mc_claims) for crm_id, mc_id, crm_claims, mc_claims
+              in rows]
+    one_sided = [claim for claim in claims if not (claim.crm_claims and claim.mc_claims)]
+    written = _stamps_written_by_sync(con, flow, one_sided)
+    return [replace(claim, written_by_sync=(claim.crm_id, str(claim.mc_id)) in written) for claim in claims]
+
+
+def _stamps_written_by_sync(con: duckdb.DuckDBPyConnection, flow: Flow, claims: list[Claim]) -> set[tuple]:
+    """(crm id, mc id as text) of the one-sided claims whose stamp an outbox operation of the sync carried:
+    a create from the claimed record (its new record carries the claimed identity), or the stamp written on
+    the claiming record. Asked only for claims without both stamps: rare outside a crash or a lost answer."""
+    if not claims:
+        return set()
+    wanted = []
+    for claim in claims:
+        if claim.mc_claims:
+            wanted.append((claim.crm_id, str(claim.mc_id), crm_identity(flow.crm_resource, claim.crm_id)))
+        if claim.crm_claims:
+            wanted.append((claim.crm_id, str(claim.mc_id), mc_identity(flow.mc_resource, claim.mc_id)))
+    frame = pd.DataFrame(wanted, columns=["crm_id", "mc_id", "stamp"], dtype=object)
+    con.register("claimed_stamps", frame)
+    try:
+        # The stamp names the claimed record, so a create from it or a stamp on the pair matches on one id.
+        rows = con.execute(
+            """SELECT DISTINCT w.crm_id, w.mc_id FROM claimed_stamps w JOIN sync.outbox o
+                 ON json_extract_string(o.payload, '$.stamp') = w.stamp
+                AND (o.crm_id = CAST(w.crm_id AS BIGINT) OR o.mc_id = w.mc_id)
+               WHERE o.flow = ? AND (o.crm_id IN (SELECT unnest(?)) OR o.mc_id IN (SELECT unnest(?)))""",
+            [flow.name, sorted({int(c) for c, _, _ in wanted}), sorted({m for _, m, _ in wanted})],
+        ).fetchall()
+    finally:
+        con.unregister("claimed_stamps")
+    return {(int(crm_id), str(mc_id)) for crm_id, mc_id in rows}
 
 
 def prefetch_references(links: LinkIndex, flow: Flow, crm_records: Iterable[Record],
@@ -182,13 +224,13 @@ def load_flow_input(
         if link:
             mc_ids.add(mc_id_of(flow, link.mc_id))
     crm_records = load_records(con, crm_table, sorted(crm_ids))
-    identities = stamped_pairs(
+    claims = identity_claims(
         con, flow, [i for i in dirty_crm if not links.by_crm(flow.name, i)],
         [i for i in dirty_mc if not links.by_mc(flow.name, i)],
     )
-    links.fetch(flow.name, [c for c, _ in identities], [m for _, m in identities])
-    crm_records.update(load_records(con, crm_table, sorted({c for c, _ in identities} - set(crm_records))))
-    mc_ids |= {m for _, m in identities}
+    links.fetch(flow.name, [c.crm_id for c in claims], [c.mc_id for c in claims])
+    crm_records.update(load_records(con, crm_table, sorted({c.crm_id for c in claims} - set(crm_records))))
+    mc_ids |= {c.mc_id for c in claims}
     mc_records.update(load_records(con, mc_table, sorted(mc_ids - set(mc_records), key=str), flow))
     prefetch_references(links, flow, crm_records.values(), mc_records.values())
     crm_keys, mc_keys = KeyIndex(), KeyIndex()
@@ -199,11 +241,34 @@ def load_flow_input(
                               "membercare")
         crm_keys, mc_keys = indexes_for(con, flow, wanted, int, lambda value: mc_id_of(flow, value))
         links.fetch(flow.name, crm_keys.primary_of, mc_keys.primary_of)
+    referenced = still_referenced(con, flow, [
+        mc_id for crm_id, record in crm_records.items() if record.gone
+        for link in [links.by_crm(flow.name, crm_id)] if link is not None and link.state == "active"
+        for mc_id in [mc_id_of(flow, link.mc_id)] if mc_id in mc_records and not mc_records[mc_id].gone])
     pairs = {(link.crm_id, link.mc_id) for link in
              [*(links.by_crm(flow.name, i) for i in dirty_crm), *(links.by_mc(flow.name, i) for i in dirty_mc)]
              if link is not None}
     return FlowInput(flow, crm_records, mc_records, dirty_crm, dirty_mc, links, ctx, crm_keys, mc_keys,
-                     conflict_policy, delete_policy, load_bases(con, flow.name, pairs), identities)
+                     conflict_policy, delete_policy, load_bases(con, flow.name, pairs), claims, referenced)
+
+
+def still_referenced(con: duckdb.DuckDBPyConnection, flow: Flow, mc_ids: list) -> set:
+    """Those of `mc_ids` (MemberCare records whose CRM counterpart is gone) that live MemberCare records still
+    reference, for a flow that keeps such records (DESIGN C9). Read from the raw JSON: asked only when a
+    removal is about to be planned."""
+    kept = flow.mc_kept_while_referenced
+    if kept is None or not mc_ids:
+        return set()
+    wanted = [str(i) for i in mc_ids]
+    found: set = set()
+    for resource, path in kept.referenced_by:
+        table = raw_table(MC_SYSTEM, resource)
+        rows = con.execute(
+            f"""SELECT DISTINCT ref FROM (
+                    SELECT unnest(json_extract_string(raw, ?)) AS ref FROM {table.name} WHERE gone IS NULL)
+                WHERE ref IN (SELECT unnest(?))""", [path, wanted]).fetchall()
+        found |= {mc_id_of(flow, ref) for (ref,) in rows}
+    return found
 
 
 def retry_ambiguous(con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int) -> None:
@@ -246,9 +311,11 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
     record_conflicts(con, plan.conflicts, cycle_id)
     close_rejects(con, flow.name, plan.settled)
     # A record waiting for a reference is shown as a reject too (it names the field and what it waits for);
-    # it closes by itself when the reference is linked and the record syncs.
-    waits = [Reject(w.flow, w.side, w.record_id, w.field, w.reason) for w in plan.waiting]
-    record_rejects(con, plan.rejects + waits, cycle_id)
+    # a reference that cannot resolve is a reject saying why (DESIGN C8). Either closes by itself when the
+    # reference is linked and the record syncs: both kinds are planned again next cycle.
+    waiting, unresolvable = sort_waits(con, plan.waiting)
+    waits = [Reject(w.flow, w.side, w.record_id, w.field, w.reason) for w in waiting]
+    record_rejects(con, plan.rejects + unresolvable + waits, cycle_id)
     clear_ambiguous(con, flow.name, "crm", given.dirty_crm)
     clear_ambiguous(con, flow.name, "membercare", given.dirty_mc)
     record_ambiguous(con, plan.ambiguous)
@@ -257,10 +324,14 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
         if ids:
             con.execute("DELETE FROM sync.dirty WHERE flow = ? AND side = ? AND record_id IN (SELECT unnest(?))",
                         [flow.name, side, [str(i) for i in ids]])
-    # What waits for a reference is planned again next cycle.
-    for wait in plan.waiting:
+    # What waits for a reference is planned again next cycle; so is a reject for a reference that cannot
+    # resolve, without a wait reason (it is not waiting: the reject says what a person has to do).
+    for wait in waiting:
         system = CRM_SYSTEM if wait.side == "crm" else MC_SYSTEM
         mark_dirty(con, [flow.name], system, [wait.record_id], cycle_id, reason=wait.reason)
+    for reject in unresolvable:
+        system = CRM_SYSTEM if reject.side == "crm" else MC_SYSTEM
+        mark_dirty(con, [flow.name], system, [reject.record_id], cycle_id)
     if flow.invoice_type:
         # Invoices of the other type were never this flow's: drop their marks too.
         con.execute(

@@ -81,6 +81,11 @@ def _policies(flow: Flow) -> list[str]:
         f"- Conflicts (policy ``{flow.conflict_policy}``): when both sides changed a property to different "
         f"values, {CONFLICT_POLICIES[flow.conflict_policy]}.",
     ]
+    kept = flow.mc_kept_while_referenced
+    if kept is not None:
+        lines.append(f"- A MemberCare record that {kept.described} still reference is deactivated instead "
+                     f"(``{flow.row(kept.row).mc_paths[0]}`` false): removing it would make every later update "
+                     "of those records fail.")
     if flow.depends_on:
         lines.append(f"- Runs after the flows it depends on: {', '.join(flow.depends_on)}.")
     for status, action in flow.mc_action_statuses:

@@ -9,7 +9,8 @@
 - `rows`: the property table (`rows.PropertyRow`: CRM field(s), MemberCare path, data type, direction, lossy
   flag, transform);
 - `mc_removal`: what propagating a CRM archive does in MemberCare ("close", "delete",
-  "delete_draft_else_credit", "none"); `mc_action_statuses`: statuses the API reaches through an action
+  "delete_draft_else_credit", "none"), and `mc_kept_while_referenced` when a referenced record is
+  deactivated instead; `mc_action_statuses`: statuses the API reaches through an action
   endpoint instead of a PUT (("Credited", "credit")); `delete_policy` and `conflict_policy` defaults;
 - `creates_records` and `derived` (a `DerivedLink`) for a flow whose links are derived from other flows'.
 
@@ -117,6 +118,18 @@ class DerivedLink:
 
 
 @dataclass(frozen=True)
+class KeptWhileReferenced:
+    """A MemberCare record other MemberCare records still reference is deactivated, not removed (DESIGN C9):
+    its `row` is written False instead, since removing it would make every later write of the referencing
+    records fail. `referenced_by`: (MemberCare resource, JSON path of the ids it references), `described`
+    names those records for the document."""
+
+    row: str
+    referenced_by: tuple[tuple[str, str], ...]
+    described: str
+
+
+@dataclass(frozen=True)
 class Reference:
     """A row whose value points at records of another flow."""
 
@@ -141,6 +154,7 @@ class Flow:
     conflict_policy: ConflictPolicy = "newest"
     creates_records: bool = True
     derived: DerivedLink | None = None
+    mc_kept_while_referenced: KeptWhileReferenced | None = None
 
     @property
     def title(self) -> str:
@@ -275,6 +289,8 @@ PRODUCTS = Flow(
     crm_resource="products", mc_resource="products", mc_id_field="id",
     match=MatchRule("sku", Field("productNumber"), "trimmed"),
     mc_removal="delete",
+    mc_kept_while_referenced=KeptWhileReferenced(
+        "active", (("invoices", "$.invoiceItems[*].productId"),), "invoice items"),
     rows=(
         _row("sku", Field("productNumber"), "string", required=True),
         _row("name", Field("name"), "string", required=True),

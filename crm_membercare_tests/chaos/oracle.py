@@ -3,7 +3,8 @@
 Invariants (DESIGN Part C12 and Part E):
 - converged: every active link's pair is equal under the mapping (`disagreeing_fields` empty; lossy rows
   agree by their transform), except pairs with an open reject; a link ended by a delete has both records
-  gone (propagate policy); every live record is linked unless it has an open reject or an ambiguous key;
+  gone (propagate policy; a MemberCare record kept inactive because others reference it counts as gone);
+  every live record is linked unless it has an open reject or an ambiguous key;
 - zero duplicates: no match key twice among a side's live records; as many live linked records on each side;
 - zero lost updates: each tracked row's final value, on both sides, is the last value a user wrote on either
   side, or the winner of a recorded conflict that saw that value;
@@ -111,8 +112,21 @@ def _disagreements(world: World, snap: Snapshot, flow: Flow, ctx: MappingContext
     return found
 
 
+def _live_mc(world: World, snap: Snapshot, flow: Flow) -> dict:
+    """Live MemberCare records, less those deactivated in place of a removal (DESIGN C9: a product still on
+    invoices): set inactive, their link ended, they count as removed."""
+    live = snap.live_mc(flow)
+    kept = flow.mc_kept_while_referenced
+    if kept is None:
+        return live
+    ended = {int(m) if flow.mc_id_field == "id" else str(m) for (m,) in world.con.execute(
+        "SELECT mc_id FROM sync.links WHERE flow = ? AND state = 'ended'", [flow.name]).fetchall()}
+    path = flow.row(kept.row).mc_paths[0]
+    return {i: r for i, r in live.items() if not (i in ended and r.get(path) is False)}
+
+
 def _coverage(world: World, snap: Snapshot, flow: Flow, found: Findings) -> None:
-    live_crm, live_mc = snap.live_crm(flow), snap.live_mc(flow)
+    live_crm, live_mc = snap.live_crm(flow), _live_mc(world, snap, flow)
     if flow.match is not None:
         dupes = [f"crm {k}" for k in duplicated_keys(flow.match, live_crm, "crm")]
         dupes += [f"membercare {k}" for k in duplicated_keys(flow.match, live_mc, "membercare")]
@@ -141,7 +155,7 @@ def _removal_mismatches(world: World, snap: Snapshot, flow: Flow) -> list[tuple]
     """Ended links with one record gone and the other still live: a delete that did not propagate."""
     rows = world.con.execute("SELECT crm_id, mc_id, ended_reason FROM sync.links WHERE flow = ? AND state = 'ended'",
                              [flow.name]).fetchall()
-    live_crm, live_mc = snap.live_crm(flow), snap.live_mc(flow)
+    live_crm, live_mc = snap.live_crm(flow), _live_mc(world, snap, flow)
     wrong = []
     for crm_id, mc_id, reason in rows:
         mc_key = int(mc_id) if flow.mc_id_field == "id" else str(mc_id)
