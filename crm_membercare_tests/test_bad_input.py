@@ -40,7 +40,7 @@ from crm_membercare_tests.engine_support import (
 )
 from crm_membercare_tests.hostile_support import CrmUser, McUser
 
-SCALE = {"users": 3, "customers": 10, "contacts": 20, "products": 6, "orders": 8, "quotes": 4}
+SCALE = {"users": 3, "customers": 12, "contacts": 20, "products": 6, "orders": 8, "quotes": 4}
 SYNCED, REJECTED, AMBIGUOUS, PROPAGATED = "synced", "rejected", "ambiguous", "propagated"
 SQL_TEXT = "'); drop table sync.links; --"
 TEN_MB = "x" * (10 * 1024 * 1024)
@@ -370,6 +370,21 @@ def invalid_email_edit_of_linked_customer(book: Book) -> Made:
     return Made(CUSTOMERS, "crm", crm_id, REJECTED, "email", counterpart=before)
 
 
+@case(CRM_CASES)
+def overflowing_quantity(book: Book) -> Made:
+    book.crm.refuses("POST", "/orders", {"customer_id": 1, "order_date": "2026-01-15",
+                                         "lines": [book.line(quantity=1e30)]})
+    made = book.order([book.line(quantity=10**15, unit_price=10**15)])  # the largest both systems accept
+    return Made(ORDERS, "crm", made["id"], SYNCED, refused_at_source="a quantity of 1e30")
+
+
+@case(CRM_CASES)
+def overflowing_price(book: Book) -> Made:
+    book.crm.refuses("POST", "/products", {"sku": "HUGE-1", "name": "x", "price": 10**16})
+    made = book.crm.create("products", {"sku": f"MAX-{next(book.serial)}", "name": "Dyr", "price": 10**15})
+    return Made(PRODUCTS, "crm", made["id"], SYNCED, exact={"price": 10**15}, refused_at_source="a price of 1e16")
+
+
 # --- written in MemberCare --------------------------------------------------------------------------------
 def _email_contact(value: str) -> list[dict]:
     return [{"contactType": "Email", "value": value}]
@@ -613,6 +628,26 @@ def mc_hostile_url(book: Book) -> Made:
     return Made(CUSTOMERS, "membercare", made["debtorAccountNumber"], SYNCED, exact={"website": url})
 
 
+@case(MC_CASES)
+def mc_overflowing_quantity(book: Book) -> Made:
+    book.mc.refuses("POST", "/invoices", {"debtorAccountNumber": "10001", "invoiceDate": "2026-01-15T00:00:00",
+                                          "currency": "NOK", "invoiceItems": [book.item(quantity=1e30)]})
+    made = book.invoice([book.item(quantity=10**15, unitPrice=10**15)])  # the largest both systems accept
+    return Made(ORDERS, "membercare", made["id"], SYNCED, refused_at_source="a quantity of 1e30")
+
+
+@case(MC_CASES)
+def mc_overflowing_ids(book: Book) -> Made:
+    huge = "123456789012345678901234567890"
+    book.mc.refuses("POST", "/invoices", {"debtorAccountNumber": huge, "invoiceDate": "2026-01-15T00:00:00",
+                                          "currency": "NOK", "invoiceItems": []})
+    book.mc.refuses("POST", "/persons", {"firstname": "A", "lastname": "B", "memberType": int(huge),
+                                         "employments": [{"companyDebtorAccountNumber": huge}]})
+    made = book.person(memberType=2**62)  # not mapped: kept as it is by the sync's full-record PUTs
+    return Made(CONTACTS, "membercare", made["debtorAccountNumber"], SYNCED,
+                refused_at_source="a 30-digit debtor number, memberType and employer")
+
+
 # --- running the catalogue ----------------------------------------------------------------------------------
 @dataclass
 class Outcome:
@@ -743,8 +778,8 @@ def test_written_in_membercare(catalogue: Outcome, name: str) -> None:
     _judge(catalogue, catalogue.made[name])
 
 
-def test_catalogue_is_at_least_twenty_kinds_per_side() -> None:
-    assert len(CRM_CASES) >= 20 and len(MC_CASES) >= 20
+def test_catalogue_is_at_least_forty_kinds_in_all_twenty_per_side() -> None:
+    assert len(CRM_CASES) + len(MC_CASES) >= 40 and len(CRM_CASES) >= 20 and len(MC_CASES) >= 20
 
 
 @pytest.mark.parametrize("side", ["crm", "membercare"])
