@@ -12,7 +12,9 @@ Choices where DESIGN is silent:
 - Unknown fields in a body are a 422 (a typo should not vanish silently); read-only fields are ignored.
 - Lenient like a CRM: phones free text; an email needs one "@" and no spaces; `country` needs only the shape
   of an ISO code (two capital letters); quantities may be negative; strings have no length limit. Percentages
-  (`vat_rate`, `discount_percent`) must lie in 0..100; `currency` is three capital letters.
+  (`vat_rate`, `discount_percent`) must lie in 0..100, other numbers within +-1e15; `currency` is three
+  capital letters. An id beyond 64 bits names no record (404 in a path; a reference must be a positive
+  64-bit integer).
 - References (`customer_id`, `contact_id`, `owner_id`, `lines[].product_id`) may point at archived records:
   they still exist. A PATCH checks only the references it sets.
 - User emails are unique case-insensitively, among archived users too; skus only among live products.
