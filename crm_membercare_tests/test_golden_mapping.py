@@ -233,10 +233,6 @@ def test_gender_is_not_mapped():
     assert "gender" not in patches[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DESIGN B3: contactPersonDebtorAccountNumber is 'set only when the debtor is a company' (and CompanyContact's "
-    "docstring: 'Under a person debtor both sides read empty'), but mc_to_common reads a contact person under a "
-    "person debtor as contact_id, so the pair never agrees on contact_id while the CRM patch writes nothing for it"))
 def test_contact_person_under_a_person_debtor_is_not_carried():
     order = next(g for g in GOLDEN if g.name == "private order: the contact's person pays")
     stray = {**order.mc, "contactPersonDebtorAccountNumber": "20011"}

@@ -248,7 +248,7 @@ def _invoice_rows(number_field: str, date_field: str, due_field: str, status: En
             "contact_id", ("contact_id",), ("contactPersonDebtorAccountNumber",),
             "reference (Persons, through contacts_persons); set only when the debtor is a company",
             CompanyContact("contact_id", Field("contactPersonDebtorAccountNumber"),
-                           ReferenceCodec(through="contacts_persons")),
+                           ReferenceCodec(through="contacts_persons"), company_flow="customers_companies"),
             references=("contacts_persons",),
         ),
         _row(date_field, Field("invoiceDate"), "datetime (date at local midnight)", DATE, required=True),

@@ -209,16 +209,26 @@ class Debtor:
 class CompanyContact(Simple):
     """An invoice's contact person: carried only when the debtor is a company (`debtor_prefix`).
 
-    Under a person debtor both sides read empty; writing the CRM then leaves `contact_id` to the debtor row
-    (it holds the paying person), while MemberCare gets an empty contact person.
+    Under a person debtor both sides read empty (a contact person typed in MemberCare under a person debtor
+    included); writing the CRM then leaves `contact_id` to the debtor row (it holds the paying person), while
+    MemberCare gets an empty contact person.
     """
 
     company_field: str = "customer_id"
     debtor_key: str = "debtor"
     debtor_prefix: str = "customers:"
+    mc_debtor: str = "debtorAccountNumber"
+    company_flow: str = ""  # the flow whose links say a debtor is a company (set by the flow)
 
     def read_crm(self, record: Mapping[str, Any], ctx: MappingContext | None) -> Any:
         return super().read_crm(record, ctx) if record.get(self.company_field) is not None else None
+
+    def read_mc(self, record: Mapping[str, Any], ctx: MappingContext) -> Any:
+        # A contact person typed under a person debtor is not carried (B3), so the pair still agrees.
+        debtor = record.get(self.mc_debtor)
+        if debtor is None or ctx.links.crm_id_for(self.company_flow, debtor) is None:
+            return None
+        return super().read_mc(record, ctx)
 
     def write_crm(self, value: Any, values: Mapping[str, Any], patch: dict[str, Any]) -> None:
         debtor = values.get(self.debtor_key)
