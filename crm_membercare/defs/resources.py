@@ -87,7 +87,7 @@ class SyncEngineResource(dg.ConfigurableResource):
     _stack: ExitStack | None = PrivateAttr(default=None)
     _engine: SyncEngine | None = PrivateAttr(default=None)
     _report: CycleReport | None = PrivateAttr(default=None)
-    _failed: bool = PrivateAttr(default=False)
+    _failed: BaseException | None = PrivateAttr(default=None)
     _log: Any = PrivateAttr(default=None)
 
     @property
@@ -95,7 +95,7 @@ class SyncEngineResource(dg.ConfigurableResource):
         return self.state.database
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._stack, self._engine, self._report, self._failed = ExitStack(), None, None, False
+        self._stack, self._engine, self._report, self._failed = ExitStack(), None, None, None
         self._log = context.log
         # A run is a process of its own (in-process executor): what it creates (the state, its WAL, the spill
         # directory, the analysts' copy) is readable by its owner only, like the CLI's files.
@@ -106,7 +106,8 @@ class SyncEngineResource(dg.ConfigurableResource):
             if self._engine is not None and self._report is not None:
                 for summary in self._report.flows.values():
                     summary.pending = outbox.count_open(self._engine.con, summary.flow)
-                self._engine.finish_cycle(self._report, status="failed" if self._failed else "completed")
+                self._engine.finish_cycle(self._report, status="failed" if self._failed else "completed",
+                                          error=self._failed)
                 if self.analytics_path:
                     published = analytics.publish(self._engine.con, self.db_path, self.analytics_path)
                     self._info(f"analysts' copy published to {self.analytics_path} "
@@ -170,8 +171,8 @@ class SyncEngineResource(dg.ConfigurableResource):
     def _guarded(self, step):
         try:
             return step()
-        except BaseException:
-            self._failed = True
+        except BaseException as error:
+            self._failed = error
             raise
 
     # --- steps: each a thin call into the engine ---------------------------------------------------
