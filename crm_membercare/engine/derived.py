@@ -4,7 +4,9 @@ Its links are not matched or created: they follow from the links of the flows it
 CRM record's owner. Every cycle the expected pairs are computed in one query; pairs that appeared, pairs
 touched by a changed user or invoice, and pairs whose owner changed are planned; pairs no longer expected
 are ended. The rows flow to MemberCare; an edit of the owner path in MemberCare (`ourReferenceEmail`) moves
-the order or quote to the CRM user with that key instead, or is a reject when no user has it.
+the order or quote to the CRM user with that key instead, or is a reject when no user has it; so does the key
+on the invoice of an order or quote that has no owner (one created from MemberCare, or never owned) when it
+names a CRM user.
 """
 
 from __future__ import annotations
@@ -96,15 +98,22 @@ def plan_derived_flow(
     if since is not None and not _changed_since(con, flow, since):
         return  # nothing it derives from changed since it was last planned whole
     rows, gone = _differences(con, flow)
-    dirty_crm, dirty_mc = dirty_ids(con, flow)
     owner_key_row = next(row for row in flow.rows if flow.derived.mc_owner_path in row.mc_paths)
-    by_key = _users_by_key(con, flow) if rows else {}
+    unowned = _unowned_with_owner_key(con, flow, owner_key_row.key, since)
+    dirty_crm, dirty_mc = dirty_ids(con, flow)
+    by_key = _users_by_key(con, flow) if rows or unowned else {}
     starts = range(0, max(len(rows), 1), chunk)
     for start in starts:
         plan = FlowPlan(flow.name)
         if start == 0:
             for crm_id, mc_id in gone:
                 plan.ended_links.append((int(crm_id), mc_id_of(flow, mc_id), "owner or order link changed"))
+            for through, owned, mc_id, key in unowned:
+                # Only a key naming one CRM user gives an owner. An unknown one is left alone: MemberCare's
+                # own staff, not CRM users, sign invoices made before (or beside) the sync, and telling a
+                # key typed later from one found on first sight would need its previous value.
+                if len(by_key.get(key.lower(), [])) == 1:
+                    _move_owner(plan, flow, (None, mc_id_of(flow, mc_id)), (through, int(owned)), key, by_key)
         _plan_pairs(con, flow, ctx, plan, rows[start:start + chunk], owner_key_row, by_key)
         last = start == starts[-1]
         yield plan, FlowInput(flow, {}, {}, dirty_crm if last else set(), dirty_mc if last else set(), links, ctx)
@@ -191,6 +200,38 @@ def _plan_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext,
                                {k: v for k, v in canonical(flow, mc_values).items() if k in agreed}))
 
 
+def _unowned_with_owner_key(con: duckdb.DuckDBPyConnection, flow: Flow, key_row: str,
+                            since: datetime | None) -> list[tuple[str, int, str, str]]:
+    """(through flow, owned crm id, mc id as text, owner key) of linked records with no owner whose MemberCare
+    record names one (B6: an invoice made in MemberCare, or given an `ourReferenceEmail` there), among those
+    whose MemberCare record changed or whose link appeared since the flow was last planned whole. The SQL
+    is built from the flow's constants and raw table names only.
+
+    A key the sync itself wrote for an owner since cleared in the CRM (it equals the key the ended link's
+    base holds) names nobody new: the CRM's clear stands."""
+    derived = flow.derived
+    mc_table = raw_table(MC_SYSTEM, flow.mc_resource)
+    mc_type = mc_table.id_type
+    column = next(name for name, _, path in mc_table.columns if path == derived.mc_owner_path)
+    parts, params = [], []
+    for through_name in derived.through:
+        table = raw_table(CRM_SYSTEM, flow_by_name(through_name).crm_resource)
+        parts.append(
+            f"""SELECT l.flow, l.crm_id, l.mc_id, trim(m.{column})
+                FROM sync.links l JOIN {table.name} t ON t.id = l.crm_id
+                JOIN {mc_table.name} m ON m.id = TRY_CAST(l.mc_id AS {mc_type})
+                WHERE l.flow = ? AND l.state = 'active' AND t.{derived.owner_field} IS NULL AND t.gone IS NULL
+                  AND m.gone IS NULL AND coalesce(trim(m.{column}), '') <> ''
+                  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR l.updated_at >= ?
+                       OR l.mc_id IN (SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?))
+                  AND NOT EXISTS (
+                      SELECT 1 FROM sync.links u WHERE u.flow = ? AND u.mc_id = l.mc_id AND u.state = 'ended'
+                        AND lower(json_extract_string(u.base_mc, '$.' || ?)) = lower(trim(m.{column})))""")
+        params += [through_name, since, since, flow.name, MC_SYSTEM, flow.name, key_row]
+    rows = con.execute(" UNION ALL ".join(parts), params).fetchall()
+    return [(through, int(owned), mc_id, key) for through, owned, mc_id, key in rows]
+
+
 def _users_by_key(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, list[int]]:
     table = raw_table(CRM_SYSTEM, flow.crm_resource)
     key = flow.derived.crm_owner_key
@@ -210,6 +251,7 @@ def _move_owner(plan: FlowPlan, flow: Flow, pair: tuple, owned: tuple[str, int],
                   else f"several CRM users have {flow.derived.crm_owner_key} {value!r}")
         plan.rejects.append(Reject(flow.name, MC_SIDE, pair[1], flow.derived.mc_owner_path, reason, value))
         return
+    plan.settled.append((MC_SIDE, pair[1], (flow.derived.mc_owner_path,)))
     plan.operations.append(Operation(
         flow.name, TO_CRM, UPDATE, through.crm_resource, owned[1], pair[1],
         {flow.derived.owner_field: candidates[0]}, ()))
