@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test]'
 	$(BIN)/python -m pip freeze --exclude-editable | grep -vxF -f $(LOCK) > $(VENV)/.unlocked || true
-	if [ -s $(VENV)/.unlocked ]; then \
+	@if [ -s $(VENV)/.unlocked ]; then \
 		echo "warning: installed but not pinned by $(LOCK) (run 'make lock' and commit it):"; cat $(VENV)/.unlocked; fi
 	touch $(STAMP)
 
