@@ -235,7 +235,10 @@ class Executor:
             return Effects("pending", str(failure), mc_records=[record], rebased_on=record.get("lastChange"))
         if failure is not None:
             raise failure
-        return Effects("applied", mc_records=[record], bases=self._bases_after_mc_write(flow, op, record))
+        bases, not_taken = self._bases_after_mc_write(flow, op, record)
+        # A written value MemberCare's record does not hold afterwards (a cleared first employment makes the
+        # next one the first) is MemberCare's value now: planned again, it goes to the CRM.
+        return Effects("applied", mc_records=[record], bases=bases, dirty=[(MC_SIDE, op.mc_id)] if not_taken else [])
 
     def _step_status(self, flow: Flow, record: dict, desired: str | None) -> tuple[dict, SystemApiError | None]:
         """Walk an invoice on to `desired` after a write left it short of it (one PUT or action a step).
@@ -266,11 +269,26 @@ class Executor:
         record = self.crm.update(op.target_resource, op.crm_id, patch, if_match=if_match)
         return Effects("applied", crm_records=[record], bases=self._bases_after_crm_write(flow, op, record))
 
-    def _bases_after_mc_write(self, flow: Flow, op: Operation, record: dict) -> tuple[dict, dict] | None:
+    def _bases_after_mc_write(self, flow: Flow, op: Operation,
+                              record: dict) -> tuple[tuple[dict, dict] | None, list[str]]:
+        """The bases after a MemberCare write, and the written rows whose value the returned record does not
+        hold. The base of such a row stays what was written, so the record's value counts as a MemberCare
+        change next time it is planned, instead of a difference both bases explain away (drift for good)."""
         if not op.fields:
-            return None
+            return None, []
         written = self._mc_canonical(flow, record) or op.crm_values or {}
-        return _fields(op.crm_values, op.fields), _fields(written, op.fields)
+        base_mc = _fields(written, op.fields)
+        not_taken = []
+        try:
+            returned = mc_to_common(flow, record, self.ctx)
+        except MappingError:
+            returned = None
+        if returned is not None:
+            not_taken = [key for key in op.fields
+                         if not fields_agree(flow, key, op.values.get(key), returned.get(key))]
+            for key in not_taken:
+                base_mc[key] = (op.crm_values or {}).get(key)
+        return (_fields(op.crm_values, op.fields), base_mc), not_taken
 
     def _bases_after_crm_write(self, flow: Flow, op: Operation, record: dict) -> tuple[dict, dict] | None:
         if not op.fields:

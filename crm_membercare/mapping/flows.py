@@ -335,7 +335,12 @@ CONTACTS = Flow(
         _row("birth_date", Field("birthDate"), "datetime (date at local midnight)", DATE),
         *_address_rows(),
         _reference_row("customer_id", EmploymentField("companyDebtorAccountNumber"), "customers_companies",
-                       "reference (Companies, through customers_companies)"),
+                       "reference (Companies, through customers_companies)",
+                       note="the customer is the person's first employment, the only one the sync owns; the "
+                            "others are MemberCare's and are kept. Setting a customer on a person without "
+                            "employments adds one; clearing it removes the first employment only, so the next "
+                            "one becomes the first and its company and position come back to the contact as "
+                            "its customer and title (the pair then agrees, it does not drift)"),
         PropertyRow(
             "title", ("title",), ("employments[0].position",),
             "string (carried only when the contact has a linked customer: MemberCare has no employment "
