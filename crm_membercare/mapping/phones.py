@@ -3,7 +3,9 @@
 A number is parsed with the record's country as the default region ("91234567" in Norway is +4791234567, in
 Sweden +4691234567); without a usable country, Norway. A number phonenumbers cannot parse, or whose length
 is impossible for its country, is not converted: it is kept as typed (trimmed) so that validation can name
-it as the reason for a reject, instead of being silently dropped.
+it as the reason for a reject, instead of being silently dropped. So is a number with an extension
+("(0047) 912-34-567 ext 5"): MemberCare keeps phones as E.164, which has no room for an extension, and
+converting it would drop the extension without notice.
 """
 
 from __future__ import annotations
@@ -22,15 +24,28 @@ def region_for(country: str | None) -> str:
     return code if code in phonenumbers.SUPPORTED_REGIONS else DEFAULT_REGION
 
 
-def to_e164(text: str, country: str | None = None) -> str | None:
-    """`text` as E.164 ("+4791234567"), or None when it is not a possible phone number."""
+def _parsed(text: str, country: str | None) -> phonenumbers.PhoneNumber | None:
     try:
-        number = phonenumbers.parse(text, region_for(country))
+        return phonenumbers.parse(text, region_for(country))
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+
+
+def to_e164(text: str, country: str | None = None) -> str | None:
+    """`text` as E.164 ("+4791234567"), or None when it is not a possible phone number, or when it has an
+    extension: E.164 has no room for one, and a number without it would drop part of what was typed."""
+    number = _parsed(text, country)
+    if number is None or number.extension or not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def extension_of(text: object, country: str | None = None) -> str | None:
+    """The extension typed with a number ("ext 5", "x12", "#5"), or None."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    number = _parsed(text, country)
+    return number.extension if number is not None and number.extension else None
 
 
 def normalise_phone(text: str | None, country: str | None = None) -> str | None:

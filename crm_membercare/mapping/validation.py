@@ -91,6 +91,10 @@ def _reason(raw: RawValue, side: str, countries: CountryTable | None) -> str | N
     if kind == "email" and not EMAIL_PATTERN.fullmatch(value):
         return "is not a valid email address"
     if kind == "phone" and side == "membercare" and not phones.is_e164(value):
+        extension = phones.extension_of(value)
+        if extension:
+            return (f"has an extension (ext {extension}), and MemberCare keeps phones as E.164 (like "
+                    "+4791234567), which has no room for one: remove it from the number")
         return "is not a phone number MemberCare accepts (E.164, like +4791234567)"
     if kind == "digits" and not value.isdigit():
         return "must contain digits only"
