@@ -27,8 +27,12 @@ def sort_waits(con: duckdb.DuckDBPyConnection, waits: list[Waiting]) -> tuple[li
     for references that cannot resolve as things stand."""
     still: list[Waiting] = []
     rejects: list[Reject] = []
+    known: dict[tuple, str | None] = {}  # many dependents often share one reference (orders of a customer)
     for wait in waits:
-        why = _why_not(con, wait)
+        reference = (wait.through, wait.reference_side, str(wait.reference_id))
+        if reference not in known:
+            known[reference] = _why_not(con, wait)
+        why = known[reference]
         if why is None:
             still.append(wait)
         elif why.startswith("waits"):
