@@ -5,8 +5,7 @@ CRM record's owner. Every cycle the expected pairs are computed in one query; pa
 touched by a changed user or invoice, and pairs whose owner changed are planned; pairs no longer expected
 are ended. The rows flow to MemberCare; an edit of the owner path in MemberCare (`ourReferenceEmail`) moves
 the order or quote to the CRM user with that key instead, or is a reject when no user has it; so does the key
-on the invoice of an order or quote that has no owner (one created from MemberCare, or never owned) when it
-names a CRM user.
+on the invoice of an order or quote that has no owner (one created from MemberCare, or never owned).
 """
 
 from __future__ import annotations
@@ -109,16 +108,32 @@ def plan_derived_flow(
             for crm_id, mc_id in gone:
                 plan.ended_links.append((int(crm_id), mc_id_of(flow, mc_id), "owner or order link changed"))
             for through, owned, mc_id, key in unowned:
-                # Only a key naming one CRM user gives an owner. An unknown one is left alone: MemberCare's
-                # own staff, not CRM users, sign invoices made before (or beside) the sync, and telling a
-                # key typed later from one found on first sight would need its previous value.
-                if len(by_key.get(key.lower(), [])) == 1:
+                # A key naming one CRM user gives the owner; one naming nobody (or several) is a reject on the
+                # invoice, looked at again every cycle until the key is fixed or cleared or the user appears.
+                if key:
                     _move_owner(plan, flow, (None, mc_id_of(flow, mc_id)), (through, int(owned)), key, by_key)
+                else:
+                    plan.settled.append((MC_SIDE, mc_id_of(flow, mc_id), (flow.derived.mc_owner_path,)))
         _plan_pairs(con, flow, ctx, plan, rows[start:start + chunk], owner_key_row, by_key)
         last = start == starts[-1]
         yield plan, FlowInput(flow, {}, {}, dirty_crm if last else set(), dirty_mc if last else set(), links, ctx)
     # Reached once every chunk has been saved: a cycle stopped before plans it whole again.
     _record_planned_at(con, flow, started)
+
+
+def owned_changed_since_planned(con: duckdb.DuckDBPyConnection, flow: Flow) -> set[tuple[str, int]] | None:
+    """(through flow, owned crm id) of the orders and quotes changed since the flow was last planned whole —
+    an owner the flow itself gave from an invoice's key is one: its pair is planned by the next cycle. None
+    when the flow was never planned whole (then every pair is still to plan)."""
+    since = _planned_at(con, flow)
+    if since is None:
+        return None
+    changed: set[tuple[str, int]] = set()
+    for through_name in flow.derived.through:
+        table = raw_table(CRM_SYSTEM, flow_by_name(through_name).crm_resource)
+        rows = con.execute(f"SELECT id FROM {table.name} WHERE extracted_at >= ?", [since]).fetchall()
+        changed |= {(through_name, int(owned)) for (owned,) in rows}
+    return changed
 
 
 # When the derived flow was last planned whole, kept as a cursor of the sync itself.
@@ -204,8 +219,10 @@ def _unowned_with_owner_key(con: duckdb.DuckDBPyConnection, flow: Flow, key_row:
                             since: datetime | None) -> list[tuple[str, int, str, str]]:
     """(through flow, owned crm id, mc id as text, owner key) of linked records with no owner whose MemberCare
     record names one (B6: an invoice made in MemberCare, or given an `ourReferenceEmail` there), among those
-    whose MemberCare record changed or whose link appeared since the flow was last planned whole. The SQL
-    is built from the flow's constants and raw table names only.
+    whose MemberCare record changed or whose link appeared since the flow was last planned whole; and of
+    those with an open reject on the key whatever changed (the key may be fixed, cleared — then it is None
+    or empty — or its user may have appeared). The SQL is built from the flow's constants and raw table
+    names only.
 
     A key the sync itself wrote for an owner since cleared in the CRM (it equals the key the ended link's
     base holds) names nobody new: the CRM's clear stands."""
@@ -221,15 +238,20 @@ def _unowned_with_owner_key(con: duckdb.DuckDBPyConnection, flow: Flow, key_row:
                 FROM sync.links l JOIN {table.name} t ON t.id = l.crm_id
                 JOIN {mc_table.name} m ON m.id = TRY_CAST(l.mc_id AS {mc_type})
                 WHERE l.flow = ? AND l.state = 'active' AND t.{derived.owner_field} IS NULL AND t.gone IS NULL
-                  AND m.gone IS NULL AND coalesce(trim(m.{column}), '') <> ''
-                  AND (CAST(? AS TIMESTAMPTZ) IS NULL OR l.updated_at >= ?
-                       OR l.mc_id IN (SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?))
-                  AND NOT EXISTS (
-                      SELECT 1 FROM sync.links u WHERE u.flow = ? AND u.mc_id = l.mc_id AND u.state = 'ended'
-                        AND lower(json_extract_string(u.base_mc, '$.' || ?)) = lower(trim(m.{column})))""")
-        params += [through_name, since, since, flow.name, MC_SYSTEM, flow.name, key_row]
+                  AND m.gone IS NULL
+                  AND (l.mc_id IN (SELECT record_id FROM sync.rejects
+                                   WHERE open AND flow = ? AND side = ? AND field = ?)
+                       OR (coalesce(trim(m.{column}), '') <> ''
+                           AND (CAST(? AS TIMESTAMPTZ) IS NULL OR l.updated_at >= ?
+                                OR l.mc_id IN (SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?))
+                           AND NOT EXISTS (
+                               SELECT 1 FROM sync.links u
+                               WHERE u.flow = ? AND u.mc_id = l.mc_id AND u.state = 'ended'
+                                 AND lower(json_extract_string(u.base_mc, '$.' || ?)) = lower(trim(m.{column})))))""")
+        params += [through_name, flow.name, MC_SIDE, derived.mc_owner_path,
+                   since, since, flow.name, MC_SYSTEM, flow.name, key_row]
     rows = con.execute(" UNION ALL ".join(parts), params).fetchall()
-    return [(through, int(owned), mc_id, key) for through, owned, mc_id, key in rows]
+    return [(through, int(owned), mc_id, key or "") for through, owned, mc_id, key in rows]
 
 
 def _users_by_key(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, list[int]]:
@@ -247,8 +269,12 @@ def _move_owner(plan: FlowPlan, flow: Flow, pair: tuple, owned: tuple[str, int],
     through = flow_by_name(owned[0])
     candidates = by_key.get(str(value or "").strip().lower(), [])
     if len(candidates) != 1:
-        reason = (f"no CRM user has {flow.derived.crm_owner_key} {value!r}" if not candidates
-                  else f"several CRM users have {flow.derived.crm_owner_key} {value!r}")
+        key = flow.derived.crm_owner_key
+        found = (f"no CRM user has {key} {value!r}" if not candidates
+                 else f"several CRM users have {key} {value!r}")
+        kept = "stays without an owner" if pair[0] is None else "keeps its owner"
+        reason = (f"{found}: invoice {pair[1]}'s {flow.derived.mc_owner_path} names no single CRM user to own "
+                  f"{through.crm_resource[:-1]} {owned[1]}, which {kept}")
         plan.rejects.append(Reject(flow.name, MC_SIDE, pair[1], flow.derived.mc_owner_path, reason, value))
         return
     plan.settled.append((MC_SIDE, pair[1], (flow.derived.mc_owner_path,)))

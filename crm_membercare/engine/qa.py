@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from crm_membercare.engine.derived import expected_pairs
+from crm_membercare.engine.derived import expected_pairs, owned_changed_since_planned
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import load_links
 from crm_membercare.engine.operations import CREATE, CRM_SIDE, MC_SIDE, TO_CRM, TO_MEMBERCARE
@@ -176,11 +176,18 @@ def _typed_id(table: RawTable, mc_id: str):
 
 def _derived_coverage(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
     """A derived flow covers the pairs its source links imply (a user and the invoices of what they own)."""
-    expected = {f"{crm_id}:{mc_id}" for crm_id, mc_id in expected_pairs(con, flow)}
+    pairs = expected_pairs(con, flow)
+    expected = {f"{crm_id}:{mc_id}" for crm_id, mc_id in pairs}
     linked = {f"{c}:{m}" for c, m in con.execute(
         "SELECT crm_id, mc_id FROM sync.links WHERE flow = ? AND state = 'active'", [flow.name]).fetchall()}
     dirty_users = _ids(con, "SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?", [flow.name, CRM_SYSTEM])
     in_flight = {pair for pair in expected if pair.split(":")[0] in dirty_users}
+    if expected - linked - in_flight:
+        # an order or quote changed after the flow was last planned (an owner it gave from an invoice's key):
+        # the next cycle plans its pair
+        changed = owned_changed_since_planned(con, flow)
+        in_flight |= {f"{crm_id}:{mc_id}" for (crm_id, mc_id), owned in pairs.items()
+                      if changed is None or owned in changed}
     return _split(len(expected), expected - linked, {"not planned yet": in_flight})
 
 

@@ -15,7 +15,8 @@ Choices where DESIGN is silent:
   never shares a match key (nor a company's fallback e-mail key) with the other side.
 - All money is NOK. A CRM quote "accepted" shows as Proforma "Sent" or, for some, "Paid" (DESIGN B5's lossy row
   maps Paid back to accepted). MemberCare-only invoices carry a "PO-" order reference or none, and an
-  our-reference on the "medlem." subdomain of the CRM users' domain (never a CRM user) or none.
+  our-reference (name and e-mail exactly as the CRM has them) of one of the organisation's staff, who are the
+  CRM's users, or none: a seeded first sync finds every signer a CRM user (B6).
 - A record without an address has no country to parse a phone with, so its CRM phone is typed with a "+".
 """
 

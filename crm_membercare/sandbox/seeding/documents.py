@@ -9,7 +9,6 @@ from datetime import date
 
 from crm_membercare.sandbox.seeding.catalog import Product
 from crm_membercare.sandbox.seeding.layout import below, between, pick
-from crm_membercare.sandbox.seeding.norway import slug
 from crm_membercare.sandbox.seeding.pools import Pools
 from crm_membercare.sandbox.seeding.timeline import Stamps, days_after, draw_stamps, oslo_date
 
@@ -59,9 +58,10 @@ class Document:
     notes: str | None  # orders only (quotes have no notes in the CRM)
     owner: int | None  # user index
     stamps: Stamps
-    # Only a MemberCare-only invoice shows these: the customer's PO number and who wrote it there.
+    # Only a MemberCare-only invoice shows these: the customer's PO number and who wrote it there (a user index:
+    # the organisation's staff are the CRM's users).
     purchase_order: str | None
-    staff: tuple[str, str] | None  # (name, e-mail)
+    staff: int | None
 
     @property
     def membercare_status(self) -> str:
@@ -98,9 +98,6 @@ def draw_document(rng: random.Random, is_quote: bool, parents: Parents, pools: P
     due = days_after(day, 30 if is_quote else pick(rng, (10, 14, 14, 30, 30))) if rng.random() < 0.9 else None
     lines = tuple(_line(rng, parents.products) for _ in range(pick(rng, LINE_COUNTS)))
     notes = pick(rng, NOTES) if not is_quote and rng.random() < 0.25 else None
-    norway = pools.countries["NO"]
-    first = pick(rng, norway.male_names if rng.random() < 0.5 else norway.female_names)
-    last = pick(rng, norway.last_names)
     return Document(
         is_quote=is_quote,
         customer=customer,
@@ -114,10 +111,7 @@ def draw_document(rng: random.Random, is_quote: bool, parents: Parents, pools: P
         owner=below(rng, parents.users) if parents.users and rng.random() < 0.95 else None,
         stamps=stamps,
         purchase_order=f"PO-{between(rng, 10000, 99999)}" if rng.random() < 0.4 else None,
-        staff=(
-            (f"{first} {last}", f"{slug(first, '')}.{slug(last, '')}@medlem.{pools.home_domain}")
-            if rng.random() < 0.7 else None
-        ),
+        staff=below(rng, parents.users) if parents.users and rng.random() < 0.7 else None,
     )
 
 

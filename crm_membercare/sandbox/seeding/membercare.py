@@ -174,10 +174,11 @@ def _invoice(
         # the twin's CRM number: its id is its position on the CRM side
         crm_id = world.layout.pairs["quotes" if document.is_quote else "orders"].positions["customcrm"][number] + 1
         order_reference = quote_number(crm_id) if document.is_quote else order_number(crm_id)
-        user = None if document.owner is None else world.users[document.owner]
-        our_reference = None if user is None else (f"{user.first_name} {user.last_name}", user.email)
+        signer = document.owner
     else:
-        order_reference, our_reference = document.purchase_order, document.staff
+        order_reference, signer = document.purchase_order, document.staff
+    user = None if signer is None else world.users[signer]
+    our_reference = None if user is None else (f"{user.first_name} {user.last_name}", user.email)
     return {
         "id": invoice_id,
         "invoiceNumber": None if status == "Draft" else next(invoice_numbers),
