@@ -25,6 +25,7 @@ from crm_membercare.sandbox.seeding.layout import PAIRS, counts_for, plan_layout
 from crm_membercare.sandbox.seeding.stamps import CRM_PAIRS, _Ids
 from crm_membercare_tests.engine_support import (
     MATCHED_FLOWS,
+    TINY_SCALE,
     Snapshot,
     World,
     active_links,
@@ -33,7 +34,6 @@ from crm_membercare_tests.engine_support import (
     duplicated_keys,
     links_by,
     owner_reference_mismatches,
-    TINY_SCALE,
     running_world,
     shared_pairs,
 )
