@@ -8,29 +8,12 @@ the claim; a corroborated one (both stamps, the sync's own outbox, or the flow's
 
 from __future__ import annotations
 
-import pytest
-
 from crm_membercare.engine.operations import CRM_SIDE, MC_SIDE
 from crm_membercare.engine.qa import linked_coverage
 from crm_membercare.mapping.flows import flow_by_name
-from crm_membercare_tests.engine_support import CRM_TOKEN, MC_API_KEY, World, links_by, running_world
-from crm_membercare_tests.hostile_support import CrmUser, McUser
+from crm_membercare_tests.engine_support import World, links_by
 
 CONTACTS = flow_by_name("contacts_persons")
-
-
-@pytest.fixture
-def world():
-    with running_world() as fresh:
-        yield fresh
-
-
-@pytest.fixture
-def users(world: World):
-    crm, mc = CrmUser(world.crm_server, CRM_TOKEN), McUser(world.mc_server, MC_API_KEY)
-    yield crm, mc
-    crm.close()
-    mc.close()
 
 
 def person_body(first: str, last: str, email: str, external_id: str | None = None) -> dict:

@@ -7,29 +7,12 @@ on it (the CRM takes its company and position) instead of drifting for good. Rea
 
 from __future__ import annotations
 
-import pytest
-
 from crm_membercare.engine.qa import context, pair_drift
 from crm_membercare.mapping.flows import flow_by_name
-from crm_membercare_tests.engine_support import CRM_TOKEN, MC_API_KEY, World, links_by, running_world
-from crm_membercare_tests.hostile_support import CrmUser, McUser
+from crm_membercare_tests.engine_support import links_by
 
 CONTACTS = flow_by_name("contacts_persons")
 CUSTOMERS = flow_by_name("customers_companies")
-
-
-@pytest.fixture
-def world():
-    with running_world() as fresh:
-        yield fresh
-
-
-@pytest.fixture
-def users(world: World):
-    crm, mc = CrmUser(world.crm_server, CRM_TOKEN), McUser(world.mc_server, MC_API_KEY)
-    yield crm, mc
-    crm.close()
-    mc.close()
 
 
 def test_clearing_the_customer_of_a_person_with_two_employments_converges(world, users):

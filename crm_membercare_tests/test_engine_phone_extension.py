@@ -7,25 +7,10 @@ from __future__ import annotations
 import pytest
 
 from crm_membercare.mapping.flows import flow_by_name
-from crm_membercare_tests.engine_support import CRM_TOKEN, MC_API_KEY, World, links_by, rejects_of, running_world
-from crm_membercare_tests.hostile_support import CrmUser, McUser
+from crm_membercare_tests.engine_support import World, links_by, rejects_of
 
 CONTACTS = flow_by_name("contacts_persons")
 CUSTOMERS = flow_by_name("customers_companies")
-
-
-@pytest.fixture
-def world():
-    with running_world() as fresh:
-        yield fresh
-
-
-@pytest.fixture
-def users(world: World):
-    crm, mc = CrmUser(world.crm_server, CRM_TOKEN), McUser(world.mc_server, MC_API_KEY)
-    yield crm, mc
-    crm.close()
-    mc.close()
 
 
 def open_rejects(world: World, flow) -> list[dict]:

@@ -7,32 +7,16 @@ real DuckDB file; a lost state file is a new file.
 
 from __future__ import annotations
 
-import pytest
-
 from crm_membercare.engine.state import open_state
 from crm_membercare.mapping.flows import flow_by_name
-from crm_membercare_tests.engine_support import CRM_TOKEN, MC_API_KEY, World, links_by, rejects_of, running_world
-from crm_membercare_tests.hostile_support import CrmUser, McUser
+from crm_membercare_tests.engine_support import World, links_by, rejects_of
+from crm_membercare_tests.hostile_support import CrmUser
 
 CONTACTS = flow_by_name("contacts_persons")
 ORDERS = flow_by_name("orders_invoices")
 PRODUCTS = flow_by_name("products_products")
 LINE = {"description": "Consulting", "quantity": 1, "unit_price": 100.0, "discount_percent": 0, "vat_rate": 25}
 ITEM = {"description": "Consulting", "quantity": 1, "unitPrice": 100.0, "discountPercent": 0, "vatRate": 25}
-
-
-@pytest.fixture
-def world():
-    with running_world() as fresh:
-        yield fresh
-
-
-@pytest.fixture
-def users(world: World):
-    crm, mc = CrmUser(world.crm_server, CRM_TOKEN), McUser(world.mc_server, MC_API_KEY)
-    yield crm, mc
-    crm.close()
-    mc.close()
 
 
 def open_rejects(world: World, flow, side: str, record_id) -> list[dict]:
