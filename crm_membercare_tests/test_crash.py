@@ -16,12 +16,14 @@ import pytest
 
 from crm_membercare_tests.chaos import report
 from crm_membercare_tests.chaos.crash import CrashResult, crash_config, run_crash
-from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS
+from crm_membercare_tests.chaos.history import TRACKED_ROWS
+from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS, REMOVABLE_FLOWS
 
 SIZE = os.environ.get("CHAOS_SIZE", "ci")
 SEED = int(os.environ.get("CHAOS_SEED", "20261127"))
 REPLAY = f"seed {SEED}; replay: CHAOS_SEED={SEED} CHAOS_SIZE={SIZE} .venv/bin/pytest crm_membercare_tests/test_crash.py"
 FLOWS = [flow.name for flow in ONE_TO_ONE_FLOWS]
+TRACKED_FLOWS = list(dict.fromkeys(row.flow for row in TRACKED_ROWS))
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,8 @@ def crash_figures(result: CrashResult) -> str:
         "runs that finished before their kill came": result.runs_completed_before_kill,
         "runs without kills until quiet": result.runs_to_quiet,
         "user operations between runs": result.log.total_operations,
+        "user deletes (each read back with its counterpart)": len(result.deletes),
+        "user deletes not propagated": len(result.deletes_not_propagated),
         **report.findings_rows(result.findings),
         "wall time (s)": round(result.seconds, 1),
     }
@@ -85,3 +89,28 @@ def test_links_one_to_one(crash):
 
 def test_outbox_drained(crash):
     assert crash.findings.open_outbox == [], REPLAY
+
+
+@pytest.mark.parametrize("flow", TRACKED_FLOWS)
+def test_zero_lost_updates(crash, flow):
+    """Each tracked row's final value on both sides is the last value a user wrote on either side (or the winner
+    of a recorded conflict that saw it): the oracle's check against the actor's own write log."""
+    lost = [item for item in crash.findings.lost_updates if item["flow"] == flow]
+    assert lost == [], f"{len(lost)} lost updates, e.g. {lost[:5]}; {REPLAY}"
+
+
+def test_lost_updates_were_checked_at_all(crash):
+    assert crash.findings.checked_rows >= 5, f"only {crash.findings.checked_rows} values checked; {REPLAY}"
+
+
+@pytest.mark.parametrize("flow", [flow.name for flow in REMOVABLE_FLOWS])
+def test_ended_links_have_both_records_gone(crash, flow):
+    assert crash.findings.removal_mismatches.get(flow, []) == [], REPLAY
+
+
+def test_every_user_delete_propagated(crash):
+    """Judged from the actor's own deletes, not the link table: the deleted record stays gone and the counterpart
+    it had at the last refresh is gone too."""
+    assert crash.deletes_not_propagated == [], REPLAY
+    linked = [d for d in crash.deletes if d.counterpart is not None]
+    assert linked, f"no delete of a linked record happened: {crash.deletes}; {REPLAY}"
