@@ -15,7 +15,7 @@ import pytest
 from crm_membercare.config import Settings
 from crm_membercare.engine.cycle import EngineSettings
 from crm_membercare.mapping.flows import flow_by_name
-from crm_membercare_tests.engine_support import World, active_links, conflicts_of, links_by, rejects_of, synced_world
+from crm_membercare_tests.engine_support import World, active_links, conflicts_of, rejects_of, synced_world
 
 CONTACTS = flow_by_name("contacts_persons")
 ORDERS = flow_by_name("orders_invoices")
@@ -52,8 +52,9 @@ def picker() -> Picker:
 
 
 def link_row(world: World, flow, crm_id: int, mc_id) -> tuple[str, str | None]:
-    return tuple(world.con.execute("SELECT state, ended_reason FROM sync.links WHERE flow = ? AND crm_id = ? AND mc_id = ?",
-                                   [flow.name, crm_id, str(mc_id)]).fetchall()[0])
+    return tuple(world.con.execute(
+        "SELECT state, ended_reason FROM sync.links WHERE flow = ? AND crm_id = ? AND mc_id = ?",
+        [flow.name, crm_id, str(mc_id)]).fetchall()[0])
 
 
 def posts(world: World) -> dict:
@@ -174,4 +175,5 @@ def test_a_reject_closes_once_the_record_is_fixed(world, picker):
     world.cycle()
     mine = [r for r in rejects_of(world.con, ORDERS) if r["record_id"] == str(order_id)]
     assert mine and [r for r in mine if r["open"]] == [], mine
-    assert world.snapshot().mc["invoices"][invoice_id]["invoiceItems"] == snap.mc["invoices"][invoice_id]["invoiceItems"]
+    items = snap.mc["invoices"][invoice_id]["invoiceItems"]
+    assert world.snapshot().mc["invoices"][invoice_id]["invoiceItems"] == items

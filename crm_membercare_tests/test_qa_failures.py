@@ -22,6 +22,7 @@ from crm_membercare_tests.engine_support import World, active_links, links_by, s
 CONTACTS = flow_by_name("contacts_persons")
 ORDERS = flow_by_name("orders_invoices")
 QUOTES = flow_by_name("quotes_invoices")
+LINK_INSERT = "INSERT INTO sync.links (flow, crm_id, mc_id, state, linked_by) VALUES (?, ?, ?, 'active', 'match')"
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +72,7 @@ def test_a_lost_link_fails_coverage_on_both_sides(world, pairs):
 def test_a_record_in_two_links_fails_one_to_one_on_both_sides(world, pairs):
     (crm_a, mc_a), (crm_b, mc_b) = next(pairs), next(pairs)
     # Direct write: the engine never writes a second active link for a record; only a damaged state has one.
-    world.con.execute("INSERT INTO sync.links (flow, crm_id, mc_id, state, linked_by) VALUES (?, ?, ?, 'active', 'match')",
-                      [CONTACTS.name, crm_a, mc_b])
+    world.con.execute(LINK_INSERT, [CONTACTS.name, crm_a, mc_b])
     try:
         finding = qa.one_to_one(world.con, CONTACTS)
         assert sorted(finding.failing) == sorted([str(crm_a), mc_b])
@@ -92,8 +92,7 @@ def test_a_record_in_two_links_fails_one_to_one_on_both_sides(world, pairs):
 def test_an_invoice_linked_from_an_order_and_a_quote_fails_one_to_one(world):
     order_id, invoice_id = active_links(world.con, ORDERS)[0]
     # Direct write: a quote link naming an order's invoice (the two flows share MemberCare's invoices).
-    world.con.execute("INSERT INTO sync.links (flow, crm_id, mc_id, state, linked_by) VALUES (?, 987654, ?, 'active', 'match')",
-                      [QUOTES.name, str(invoice_id)])
+    world.con.execute(LINK_INSERT, [QUOTES.name, 987654, str(invoice_id)])
     try:
         for flow, other in ((QUOTES, f"{ORDERS.name}:{order_id}"), (ORDERS, f"{QUOTES.name}:987654")):
             finding = qa.one_to_one(world.con, flow)
@@ -228,7 +227,8 @@ def test_a_pending_payload_the_target_would_refuse_fails_the_change_set(world, p
     assert finding.failing == ()
     # Direct write: the planner refuses a bad value before it is queued (it becomes a reject), so only a
     # payload changed in the state file can carry one to this check.
-    payload = json.loads(world.con.execute("SELECT payload FROM sync.outbox WHERE id = ?", [outbox_id]).fetchall()[0][0])
+    stored = world.con.execute("SELECT payload FROM sync.outbox WHERE id = ?", [outbox_id]).fetchall()
+    payload = json.loads(stored[0][0])
     assert payload["values"]["first_name"] == "Valid"
     payload["values"]["first_name"] = "Bell\u0007"
     world.con.execute("UPDATE sync.outbox SET payload = ? WHERE id = ?", [json.dumps(payload), outbox_id])
