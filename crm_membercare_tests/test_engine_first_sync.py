@@ -15,7 +15,9 @@ per record on each side, nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from crm_membercare.engine.cycle import CycleReport
@@ -51,10 +53,25 @@ class FirstSync:
     report: CycleReport
 
 
+def seed_at_one_instant(world: World, seed: int, scale, overlap: float) -> None:
+    """Seed both sandboxes as of the same instant. Each seeds from its own clock, and a shared document's dates
+    are drawn relative to it: seeded a few seconds apart, a document created near Oslo midnight gets a different
+    order or due date on each side (seen: `order_date`, `due_date` conflicts on orders, depending on the time of
+    day the test ran). Each clock is set just before its seed and back to real time after it."""
+    instant = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    for server, admin in ((world.crm_server, world.crm_admin), (world.mc_server, world.mc_admin)):
+        admin.set_clock(instant)
+        try:
+            httpx.post(f"{server.root_url}/_sandbox/seed", json={"seed": seed, "scale": scale, "overlap": overlap},
+                       timeout=300).raise_for_status()
+        finally:
+            admin.set_clock(None)
+
+
 @pytest.fixture(scope="module")
 def first_sync():
     with running_world() as world:
-        world.seed(SEED, SCALE, OVERLAP)
+        seed_at_one_instant(world, SEED, SCALE, OVERLAP)
         before = world.snapshot()
         report = world.cycle()
         yield FirstSync(world, before, world.snapshot(), report)
@@ -232,7 +249,7 @@ def test_crm_users_are_never_written(first_sync):
 def all_shared():
     """A world where the seed shares every record (overlap 1.0): the write requests of its first sync."""
     with running_world() as world:
-        world.seed(SEED, TINY_SCALE, 1.0)
+        seed_at_one_instant(world, SEED, TINY_SCALE, 1.0)
         before = world.snapshot()
         world.clear_stats()
         report = world.cycle()
