@@ -97,9 +97,6 @@ class SyncEngineResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._stack, self._engine, self._report, self._failed = ExitStack(), None, None, None
         self._log = context.log
-        # A run is a process of its own (in-process executor): what it creates (the state, its WAL, the spill
-        # directory, the analysts' copy) is readable by its owner only, like the CLI's files.
-        os.umask(0o077)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         try:
@@ -127,6 +124,10 @@ class SyncEngineResource(dg.ConfigurableResource):
         if self._engine is None:
             stack = self._stack if self._stack is not None else ExitStack()
             self._stack = stack
+            # A run is a process of its own (in-process executor): what it creates (the state, its WAL, the
+            # spill directory, the analysts' copy) is readable by its owner only, like the CLI's files. Set
+            # here, not at setup, so a sensor that only reads `db_path` changes nothing in its process.
+            os.umask(0o077)
             started = time.monotonic()
             con = stack.enter_context(self.state.get_connection())
             waited = time.monotonic() - started
