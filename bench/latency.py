@@ -108,7 +108,7 @@ def measure(synced: Path | None, work: Path, *, say: Callable[[str], None] = pri
 def run_parts(home: Path) -> dict:
     """Medians over the sensors' successful runs: where a run's wall time goes (seconds)."""
     import dagster as dg
-    from dagster._core.events import DagsterEventType as Event
+    Event = dg.DagsterEventType
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = [r for r in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
