@@ -285,3 +285,23 @@ def shared_pairs(flow: Flow, crm_records: dict, mc_records: dict) -> dict[int, A
 
 def duplicate_ids(values: list) -> list:
     return [value for value, n in Counter(values).items() if n > 1]
+
+
+class Picker:
+    """Hands out linked pairs of a flow that no other test of the module has used."""
+
+    def __init__(self) -> None:
+        self.used: set[tuple[str, int]] = set()
+
+    def pairs(self, world: World, flow, count: int, where=lambda crm, mc: True) -> list[tuple[int, object]]:
+        snap = world.snapshot()
+        found = []
+        for crm_id, mc_id in active_links(world.con, flow):
+            if (flow.name, crm_id) in self.used:
+                continue
+            if where(snap.crm_records(flow)[crm_id], snap.mc_records(flow)[mc_id]):
+                found.append((crm_id, mc_id))
+                self.used.add((flow.name, crm_id))
+                if len(found) == count:
+                    return found
+        raise AssertionError(f"only {len(found)} suitable {flow.name} pairs")

@@ -14,6 +14,7 @@ from crm_membercare.engine import breaker
 from crm_membercare.engine.cycle import EngineSettings
 from crm_membercare.mapping.flows import flow_by_name
 from crm_membercare_tests.engine_support import (
+    Picker,
     World,
     active_links,
     conflicts_of,
@@ -34,26 +35,6 @@ NEWER = 1.1  # seconds: MemberCare's lastChange has second precision
 def world():
     with synced_world(seed=3) as synced:
         yield synced
-
-
-class Picker:
-    """Hands out linked pairs of a flow that no other test of the module has used."""
-
-    def __init__(self) -> None:
-        self.used: set[tuple[str, int]] = set()
-
-    def pairs(self, world: World, flow, count: int, where=lambda crm, mc: True) -> list[tuple[int, object]]:
-        snap = world.snapshot()
-        found = []
-        for crm_id, mc_id in active_links(world.con, flow):
-            if (flow.name, crm_id) in self.used:
-                continue
-            if where(snap.crm_records(flow)[crm_id], snap.mc_records(flow)[mc_id]):
-                found.append((crm_id, mc_id))
-                self.used.add((flow.name, crm_id))
-                if len(found) == count:
-                    return found
-        raise AssertionError(f"only {len(found)} suitable {flow.name} pairs")
 
 
 @pytest.fixture(scope="module")

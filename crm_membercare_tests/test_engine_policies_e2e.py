@@ -15,7 +15,7 @@ import pytest
 from crm_membercare.config import Settings
 from crm_membercare.engine.cycle import EngineSettings
 from crm_membercare.mapping.flows import flow_by_name
-from crm_membercare_tests.engine_support import World, active_links, conflicts_of, rejects_of, synced_world
+from crm_membercare_tests.engine_support import Picker, World, conflicts_of, rejects_of, synced_world
 
 CONTACTS = flow_by_name("contacts_persons")
 ORDERS = flow_by_name("orders_invoices")
@@ -27,23 +27,6 @@ NEWER = 1.1  # seconds: MemberCare's lastChange has second precision
 def world():
     with synced_world(seed=5) as synced:
         yield synced
-
-
-class Picker:
-    def __init__(self) -> None:
-        self.used: set[tuple[str, int]] = set()
-
-    def pairs(self, world: World, flow, count: int, where=lambda crm, mc: True) -> list[tuple[int, object]]:
-        snap = world.snapshot()
-        found = []
-        for crm_id, mc_id in active_links(world.con, flow):
-            if (flow.name, crm_id) not in self.used and where(snap.crm_records(flow)[crm_id],
-                                                               snap.mc_records(flow)[mc_id]):
-                found.append((crm_id, mc_id))
-                self.used.add((flow.name, crm_id))
-                if len(found) == count:
-                    return found
-        raise AssertionError(f"only {len(found)} suitable {flow.name} pairs")
 
 
 @pytest.fixture(scope="module")

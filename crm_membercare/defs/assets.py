@@ -278,21 +278,23 @@ LINGERING_CHECK = "rejects_not_lingering"
 LINGERING_CYCLES = 10
 
 
+def operations_spec(key: dg.AssetKey, table: str, columns, description: str) -> dg.AssetSpec:
+    """A table of every flow that needs a person, read after all writebacks."""
+    return dg.AssetSpec(key, group_name=keys.OPERATIONS_GROUP, kinds={"python", "duckdb"},
+                        deps=[keys.writeback_key(f, d) for f in FLOWS for d in keys.DIRECTIONS],
+                        description=description,
+                        metadata={tables.TABLE_NAME: table, tables.COLUMN_SCHEMA: tables.schema(columns)})
+
+
 @dg.multi_asset(
     name="conflicts_and_rejects",
     specs=[
-        dg.AssetSpec(keys.CONFLICTS_KEY, group_name=keys.OPERATIONS_GROUP, kinds={"python", "duckdb"},
-                     deps=[keys.writeback_key(f, d) for f in FLOWS for d in keys.DIRECTIONS],
-                     description="Fields edited on both sides and which side the flow's policy chose "
-                                 "(`sync.conflicts`, every flow).",
-                     metadata={tables.TABLE_NAME: "sync.conflicts",
-                               tables.COLUMN_SCHEMA: tables.schema(tables.CONFLICT_COLUMNS)}),
-        dg.AssetSpec(keys.REJECTS_KEY, group_name=keys.OPERATIONS_GROUP, kinds={"python", "duckdb"},
-                     deps=[keys.writeback_key(f, d) for f in FLOWS for d in keys.DIRECTIONS],
-                     description="Records that could not be synced, with the field and the reason "
-                                 "(`sync.rejects`, every flow; the row count is the open ones).",
-                     metadata={tables.TABLE_NAME: "sync.rejects",
-                               tables.COLUMN_SCHEMA: tables.schema(tables.REJECT_COLUMNS)}),
+        operations_spec(keys.CONFLICTS_KEY, "sync.conflicts", tables.CONFLICT_COLUMNS,
+                        "Fields edited on both sides and which side the flow's policy chose "
+                        "(`sync.conflicts`, every flow)."),
+        operations_spec(keys.REJECTS_KEY, "sync.rejects", tables.REJECT_COLUMNS,
+                        "Records that could not be synced, with the field and the reason "
+                        "(`sync.rejects`, every flow; the row count is the open ones)."),
     ],
     check_specs=[dg.AssetCheckSpec(
         LINGERING_CHECK, asset=keys.REJECTS_KEY,
