@@ -21,7 +21,7 @@ from pathlib import Path
 
 from crm_membercare.config import Settings
 from crm_membercare.engine import analytics
-from crm_membercare.engine.cycle import EngineSettings, SyncEngine
+from crm_membercare.engine.cycle import Cycle, EngineSettings, SyncEngine
 from crm_membercare.engine.state import open_state
 
 
@@ -88,7 +88,7 @@ def _cycle(db_path: str, crm_url: str, mc_url: str, profile: str | None) -> Cycl
         started = time.perf_counter()
         if profiler:
             profiler.enable()
-        report = engine.run_cycle()
+        report = Cycle(engine).run_all()
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started

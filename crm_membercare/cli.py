@@ -99,7 +99,7 @@ def _paths() -> tuple[Settings, Path, Path]:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from crm_membercare.engine.cycle import EngineSettings, SyncEngine
+    from crm_membercare.engine.cycle import Cycle, EngineSettings, SyncEngine
     from crm_membercare.engine.state import StateLocked, open_state
     from crm_membercare.systems import SystemApiError
 
@@ -115,7 +115,7 @@ def _sync(args: argparse.Namespace) -> int:
             # The clients first: a base URL they refuse stops the command before the state is touched.
             with settings.customcrm_client() as crm, settings.membercare_client() as mc, \
                     open_state(state_path, memory_limit=settings.duckdb_memory_limit, wait_s=args.wait) as con:
-                report = SyncEngine(con, crm, mc, engine_settings, progress=progress).run_cycle()
+                report = Cycle(SyncEngine(con, crm, mc, engine_settings, progress=progress)).run_all()
                 published = _publish(con, state_path, analytics_path)
         except SystemApiError as error:
             print(f"sync could not run: {error}", file=sys.stderr)

@@ -2,7 +2,7 @@
 and readers that compare both systems under the mapping.
 
 A `World` is both sandbox servers on free loopback ports, their admin APIs and one DuckDB state file with a
-connection kept open. `world.cycle()` runs one `SyncEngine(...).run_cycle()` with fresh clients, as a
+connection kept open. `world.cycle()` runs one `Cycle(SyncEngine(...)).run_all()` with fresh clients, as a
 `crm-membercare sync --once` would. `world.snapshot()` reads every record of both systems through the
 clients (no engine code involved); the comparison helpers then map both sides into the common space with
 the links found in `sync.links`.
@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import httpx
 
-from crm_membercare.engine.cycle import CycleReport, EngineSettings, SyncEngine
+from crm_membercare.engine.cycle import Cycle, CycleReport, EngineSettings, SyncEngine
 from crm_membercare.engine.state import open_state
 from crm_membercare.mapping.canonical import disagreeing_fields
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
@@ -84,7 +84,7 @@ class World:
 
     def cycle(self, settings: EngineSettings | None = None) -> CycleReport:
         with self.clients() as (crm, mc):
-            return SyncEngine(self.con, crm, mc, settings).run_cycle()
+            return Cycle(SyncEngine(self.con, crm, mc, settings)).run_all()
 
     def seed(self, seed: int, scale: str | dict[str, int], overlap: float) -> None:
         for server in (self.crm_server, self.mc_server):

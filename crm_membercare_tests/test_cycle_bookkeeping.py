@@ -16,8 +16,8 @@ import duckdb
 import httpx
 import pytest
 
-from crm_membercare.engine.cycle import error_text
 from crm_membercare.engine.state import MIGRATIONS, open_state, schema_version
+from crm_membercare.engine.sync_engine import error_text
 from crm_membercare.sandbox.serving import RunningServer
 from crm_membercare_tests.clients_support import Admin
 from crm_membercare_tests.engine_support import CRM_TOKEN, MC_API_KEY

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from crm_membercare.engine.cycle import CycleReport, EngineSettings, FlowSummary, SyncEngine
+from crm_membercare.engine.cycle import Cycle, EngineSettings, SyncEngine
 from crm_membercare.engine.extract import extract_changes, flows_reading, reconcile_ids
 from crm_membercare.engine.identity import MC_SYSTEM
 from crm_membercare.engine.links import Link, LinkIndex, save_links
-from crm_membercare.engine.raw_schema import RAW_TABLES, raw_table
+from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.state import open_state, transaction
 from crm_membercare.mapping.flows import FLOWS, flow_by_name
 from crm_membercare_tests.engine_support import active_links, synced_world
@@ -35,17 +35,15 @@ def test_a_cycle_reads_the_links_of_what_changed_not_all_of_them(world) -> None:
     crm_id, mc_id = active_links(world.con, CONTACTS)[0]
     with world.clients() as (crm, mc):
         crm.update("contacts", crm_id, {"last_name": "Lazylinks"})
-        # The cycle's steps one by one, as the Dagster assets run them (`run_cycle` also drops the links of
+        # The cycle's steps one by one, as the Dagster assets run them (`run_all` also drops the links of
         # flows it is done with, which would hide what was read).
         engine = SyncEngine(world.con, crm, mc)
-        report = CycleReport(engine.start_cycle())
-        for table in RAW_TABLES:
-            engine.extract(table)
+        cycle = Cycle(engine)
+        cycle.read()
         for flow in FLOWS:
-            engine.plan(flow)
-            counts, _ = engine.writeback(flow)
-            report.flows[flow.name] = FlowSummary(flow.name, updated=counts.updated)
-        engine.finish_cycle(report)
+            cycle.plan(flow)
+            cycle.writeback(flow)
+        report = cycle.finish()
         assert mc.get("persons", mc_id)["lastname"] == "Lazylinks"
     assert report.flows[CONTACTS.name].updated == 1
     read = len(engine.links._pairs)
@@ -58,7 +56,7 @@ def test_a_cycle_lets_go_of_the_links_of_flows_it_is_done_with(world) -> None:
     with world.clients() as (crm, mc):
         crm.update("contacts", crm_id, {"last_name": "Forgotten"})
         engine = SyncEngine(world.con, crm, mc)
-        assert engine.run_cycle().flows[CONTACTS.name].updated == 1
+        assert Cycle(engine).run_all().flows[CONTACTS.name].updated == 1
     assert engine.links._pairs == {}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from crm_membercare.engine.cycle import EngineSettings, SyncEngine
+from crm_membercare.engine.cycle import Cycle, EngineSettings, SyncEngine
 from crm_membercare.engine.state import open_state
 from crm_membercare.systems import CustomCrmClient, MemberCareClient
 
@@ -21,7 +21,7 @@ def seed(*servers) -> None:
 def cycle(path, crm_server, mc_server, **settings) -> None:
     with open_state(path) as con, CustomCrmClient(crm_server.api_url, "sandbox-crm-token") as crm, \
             MemberCareClient(mc_server.api_url, "sandbox-membercare-key") as mc:
-        SyncEngine(con, crm, mc, EngineSettings(**settings)).run_cycle()
+        Cycle(SyncEngine(con, crm, mc, EngineSettings(**settings))).run_all()
 
 
 def writes(*servers) -> int:

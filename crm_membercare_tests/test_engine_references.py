@@ -78,9 +78,9 @@ def test_invoices_on_a_hard_deleted_product_after_the_state_file_is_lost_are_rej
     mc.delete("products", product["id"])
 
     with open_state(tmp_path / "lost.duckdb") as con, world.clients() as (crm_client, mc_client):
-        from crm_membercare.engine.cycle import SyncEngine
+        from crm_membercare.engine.cycle import Cycle, SyncEngine
 
-        SyncEngine(con, crm_client, mc_client).run_cycle()
+        Cycle(SyncEngine(con, crm_client, mc_client)).run_all()
         rejects = con.execute("""SELECT field, reason FROM sync.rejects WHERE flow = ? AND side = 'membercare'
                                    AND record_id = ? AND open""", [ORDERS.name, str(invoice["id"])]).fetchall()
         waits = con.execute("SELECT count(*) FROM sync.dirty WHERE reason IS NOT NULL").fetchall()[0][0]

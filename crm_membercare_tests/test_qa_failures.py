@@ -14,7 +14,7 @@ import json
 import pytest
 
 from crm_membercare.engine import qa
-from crm_membercare.engine.cycle import EngineSettings, SyncEngine
+from crm_membercare.engine.cycle import Cycle, EngineSettings, SyncEngine
 from crm_membercare.engine.operations import CRM_SIDE, MC_SIDE
 from crm_membercare.mapping.flows import flow_by_name
 from crm_membercare_tests.engine_support import World, active_links, links_by, synced_world
@@ -188,13 +188,11 @@ def _plan_without_writeback(world: World, crm_id: int, **changes) -> int:
     stops there: the operation stays pending in the outbox). Returns the cycle id."""
     with world.clients() as (crm, mc):
         crm.update("contacts", crm_id, changes)
-        engine = SyncEngine(world.con, crm, mc)
-        report_cycle = engine.start_cycle()
-        engine.extract_all()
-        engine.plan(CONTACTS)
-        world.con.execute("UPDATE sync.cycles SET status = 'completed', finished_at = now() WHERE id = ?",
-                          [report_cycle])
-    return report_cycle
+        cycle = Cycle(SyncEngine(world.con, crm, mc))
+        cycle.read()
+        cycle.plan(CONTACTS)
+        cycle.finish()
+    return cycle.report.cycle_id
 
 
 def _open_update(world: World, crm_id: int) -> tuple[int, int]:

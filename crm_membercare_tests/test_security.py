@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from crm_membercare.config import Settings
-from crm_membercare.engine.cycle import SyncEngine
+from crm_membercare.engine.cycle import Cycle, SyncEngine
 from crm_membercare.engine.state import open_state
 from crm_membercare.sandbox.serving import LOOPBACK, RunningServer, serve_in_thread
 from crm_membercare.systems import SystemApiError
@@ -161,7 +161,7 @@ def _in_process_cycles(found: Evidence, admins: list[Admin]) -> None:
                 admin.faults(error_rate=0.0, lost_response_rate=0.0)
         with open_state(settings.db_path) as con, settings.customcrm_client() as crm, \
                 settings.membercare_client() as mc:
-            report = SyncEngine(con, crm, mc, progress=lambda message: found.add("progress", message)).run_cycle()
+            report = Cycle(SyncEngine(con, crm, mc, progress=lambda message: found.add("progress", message))).run_all()
             found.add("cycle report", repr(report))
             found.issued_tokens.add(mc.auth_headers()["token"])
         time.sleep(1.1)  # past the token lifetime: the next cycle's first call refreshes
@@ -179,7 +179,7 @@ def _failing_cycles(found: Evidence, admins: list[Admin]) -> None:
         try:
             with open_state(config.db_path) as con, config.customcrm_client() as crm, \
                     config.membercare_client() as mc:
-                SyncEngine(con, crm, mc).run_cycle()
+                Cycle(SyncEngine(con, crm, mc)).run_all()
         except SystemApiError as error:
             found.add("exceptions", "".join(traceback.format_exception(error)))
             found.add("exceptions", repr(error) + repr(vars(error)))

@@ -13,7 +13,6 @@ larger steps keep a sensor's run short (Dagster's overhead is per step); the gra
 
 
 from collections.abc import Iterable
-from dataclasses import astuple
 
 import dagster as dg
 
@@ -22,10 +21,11 @@ from crm_membercare.defs.resources import SyncEngineResource
 from crm_membercare.display import markdown_cell, printable
 from crm_membercare.engine import events, qa
 from crm_membercare.engine.apply import ApplyCounts
+from crm_membercare.engine.cycle import PlanOutcome
 from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.operations import CREATE, DELETE, TO_MEMBERCARE, UPDATE
 from crm_membercare.engine.raw_schema import RAW_TABLES, raw_table
-from crm_membercare.engine.reference import store_countries
+from crm_membercare.engine.steps import READ_STEP, PlanStep, ReadStep, WritebackStep, step_list
 from crm_membercare.mapping.flows import FLOWS, Flow, flow_by_name
 
 PREVIEW_ROWS = 10
@@ -69,17 +69,18 @@ COUNTRIES_SPEC = dg.AssetSpec(
 )
 
 
-@dg.multi_asset(name="read_both_systems", specs=[*(raw_spec(t) for t in RAW_TABLES), COUNTRIES_SPEC],
+@dg.multi_asset(name=READ_STEP, specs=[*(raw_spec(t) for t in RAW_TABLES), COUNTRIES_SPEC],
                 can_subset=True)
 def raw_tables(context: dg.AssetExecutionContext, sync: SyncEngineResource):
     """Every selected raw table in one step: resources read one after the other, MemberCare's `/ids` lists
     on threads while the rest is read (`SyncEngine.extract_all`)."""
     selected = [t for t in RAW_TABLES if keys.raw_key(t) in context.selected_asset_keys]
-    if keys.COUNTRIES_KEY in context.selected_asset_keys:
-        countries = sync.engine.mc.countries()
-        count = store_countries(sync.con, countries)
+    with_countries = keys.COUNTRIES_KEY in context.selected_asset_keys
+    results = sync.cycle.run(ReadStep(), tables=selected, countries=with_countries)
+    if with_countries:
+        count = sync.con.execute(f"SELECT count(*) FROM {keys.COUNTRIES_TABLE}").fetchall()[0][0]
         yield dg.MaterializeResult(asset_key=keys.COUNTRIES_KEY, metadata={"dagster/row_count": count})
-    for table, result in zip(selected, sync.extract_all(selected), strict=True):
+    for table, result in zip(selected, results, strict=True):
         live, gone = sync.con.execute(
             f"SELECT count(*) FILTER (WHERE gone IS NULL), count(*) FILTER (WHERE gone IS NOT NULL) FROM {table.name}"
         ).fetchall()[0]
@@ -144,15 +145,13 @@ def blocking_checks(flow: Flow, direction: str) -> list[dg.AssetCheckSpec]:
 
 def plan_assets(flow: Flow) -> dg.AssetsDefinition:
     @dg.multi_asset(
-        name=f"plan_{flow.name}",
+        name=PlanStep(flow).name,
         specs=[links_spec(flow), *(changes_spec(flow, d) for d in keys.DIRECTIONS)],
         check_specs=[spec for d in keys.DIRECTIONS for spec in blocking_checks(flow, d)],
     )
     def _plan(context: dg.AssetExecutionContext, config: PlanConfig, sync: SyncEngineResource):
-        if config.acknowledge_breaker:
-            acknowledged = sync.acknowledge_breaker(flow)
-            context.log.info(f"breaker of {flow.name}: {'acknowledged' if acknowledged else 'not tripped'}")
-        plan = sync.plan(flow)
+        outcome = sync.cycle.run(PlanStep(flow), acknowledge=config.acknowledge_breaker)
+        plan = outcome.summary
         counts = qa.link_counts(sync.con, flow)
         conflicts = [{"crm_id": c.crm_id, "mc_id": c.mc_id, "field": c.conflict.field,
                       "crm_value": c.conflict.crm_value, "membercare_value": c.conflict.membercare_value,
@@ -166,15 +165,14 @@ def plan_assets(flow: Flow) -> dg.AssetsDefinition:
             # The UI draws column lineage from the latest materialization, not from the definition.
             tables.COLUMN_LINEAGE: LINKS_LINEAGE[flow.name],
         })
-        status = sync.hold_for_breaker(flow)
         for direction in keys.DIRECTIONS:
-            yield from change_set_results(sync, flow, direction, status)
+            yield from change_set_results(sync, flow, direction, outcome)
 
     return _plan
 
 
-def change_set_results(sync: SyncEngineResource, flow: Flow, direction: str, status):
-    key = keys.changes_key(flow, direction)
+def change_set_results(sync: SyncEngineResource, flow: Flow, direction: str, outcome: PlanOutcome):
+    key, status = keys.changes_key(flow, direction), outcome.breaker
     changes = qa.change_set(sync.con, flow, direction, PREVIEW_ROWS)
     held = [r[0] for r in sync.con.execute(
         "SELECT coalesce(crm_id::VARCHAR, mc_id) FROM sync.outbox WHERE flow = ? AND status = 'held' ORDER BY id",
@@ -195,8 +193,7 @@ def change_set_results(sync: SyncEngineResource, flow: Flow, direction: str, sta
                   "tripped": bool(status.tripped), "acknowledged": bool(status.acknowledged),
                   "held_record_ids": dg.MetadataValue.json(held[:100])},
     )
-    problems = qa.change_set_problems(sync.con, flow, direction, sync.qa_context())
-    yield finding_result(PAYLOAD_CHECK, problems, asset_key=key)
+    yield finding_result(PAYLOAD_CHECK, outcome.problems[direction], asset_key=key)
 
 
 def finding_result(check_name: str, finding: qa.Finding, *, asset_key: dg.AssetKey | None = None,
@@ -245,22 +242,17 @@ def writeback_spec(flow: Flow, direction: str) -> dg.AssetSpec:
 def writeback_assets(flow: Flow) -> dg.AssetsDefinition:
     """Both writebacks of a flow, as one step.
 
-    A create in one system leaves a follow-up in the other (stamping the source with the new record's
-    identity, sending a server-assigned number back), so with both directions selected they are applied
-    in turn, and the MemberCare side once more for the follow-ups of the CRM creates: a run leaves
-    nothing of its own behind.
+    The rounds (MemberCare, the CRM, MemberCare again for the follow-ups of the CRM's creates) are the
+    cycle's (`engine.cycle.writeback_rounds`), as for `sync --once`.
     """
 
-    @dg.multi_asset(name=f"writeback_{flow.name}", specs=[writeback_spec(flow, d) for d in keys.DIRECTIONS],
+    @dg.multi_asset(name=WritebackStep(flow).name, specs=[writeback_spec(flow, d) for d in keys.DIRECTIONS],
                     can_subset=True)
     def _writeback(context: dg.AssetExecutionContext, sync: SyncEngineResource):
-        selected = [d for d in keys.DIRECTIONS if keys.writeback_key(flow, d) in context.selected_asset_keys]
-        rounds = [*selected, TO_MEMBERCARE] if len(selected) == 2 else selected
-        totals = {d: ApplyCounts() for d in selected}
-        for direction in rounds:
-            counts = sync.writeback(flow, direction)
-            totals[direction] = ApplyCounts(*(a + b for a, b in zip(astuple(totals[direction]), astuple(counts),
-                                                                    strict=True)))
+        selected = tuple(d for d in keys.DIRECTIONS if keys.writeback_key(flow, d) in context.selected_asset_keys)
+        totals = sync.cycle.run(WritebackStep(flow), directions=selected)
+        if totals is None:  # blocked this cycle (Dagster skips the step first, through the blocking checks)
+            totals = {d: ApplyCounts() for d in selected}
         for direction in selected:
             counts = totals[direction]
             yield dg.MaterializeResult(asset_key=keys.writeback_key(flow, direction), metadata={
@@ -332,7 +324,12 @@ def newest_table(table: events.EventTable) -> dg.TableMetadataValue:
         schema=dg.TableSchema([dg.TableColumn(k, "string") for k in columns]))
 
 
-RAW_ASSETS = [raw_tables]
-FLOW_ASSETS = [asset for flow in FLOWS for asset in (plan_assets(flow), writeback_assets(flow))]
+def step_asset(step) -> dg.AssetsDefinition:
+    """The Dagster step of one entry of the step list."""
+    if isinstance(step, ReadStep):
+        return raw_tables
+    return plan_assets(step.flow) if isinstance(step, PlanStep) else writeback_assets(step.flow)
 
-assets = [raw_tables, *FLOW_ASSETS, conflicts_and_rejects]
+
+# One multi-asset per step of the cycle, in the step list's order; then what needs a person.
+assets = [*(step_asset(step) for step in step_list(FLOWS)), conflicts_and_rejects]

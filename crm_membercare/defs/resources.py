@@ -27,15 +27,9 @@ from crm_membercare.config import (
     resolve_analytics_path,
     resolve_state_path,
 )
-from crm_membercare.engine import analytics, breaker, outbox, qa
-from crm_membercare.engine.apply import ApplyCounts
-from crm_membercare.engine.cycle import CycleReport, EngineSettings, FlowSummary, SyncEngine
-from crm_membercare.engine.extract import ExtractResult
-from crm_membercare.engine.operations import PlanSummary
-from crm_membercare.engine.raw_schema import RawTable
-from crm_membercare.engine.state import OWNER_ONLY, migrate, transaction
-from crm_membercare.mapping.countries import CountryTable
-from crm_membercare.mapping.flows import Flow
+from crm_membercare.engine import analytics, breaker, qa
+from crm_membercare.engine.cycle import Cycle, EngineSettings, SyncEngine
+from crm_membercare.engine.state import OWNER_ONLY, migrate
 from crm_membercare.mapping.links import MappingContext
 from crm_membercare.systems import CustomCrmClient, MemberCareClient
 
@@ -85,9 +79,7 @@ class SyncEngineResource(dg.ConfigurableResource):
     ids_interval_s: float = 0.0  # as CRM_MEMBERCARE_IDS_INTERVAL: MemberCare `/ids` compared every cycle (0)
 
     _stack: ExitStack | None = PrivateAttr(default=None)
-    _engine: SyncEngine | None = PrivateAttr(default=None)
-    _report: CycleReport | None = PrivateAttr(default=None)
-    _failed: BaseException | None = PrivateAttr(default=None)
+    _cycle: Cycle | None = PrivateAttr(default=None)
     _log: Any = PrivateAttr(default=None)
 
     @property
@@ -95,48 +87,33 @@ class SyncEngineResource(dg.ConfigurableResource):
         return self.state.database
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._stack, self._engine, self._report, self._failed = ExitStack(), None, None, None
-        self._log = context.log
+        self._stack, self._cycle, self._log = ExitStack(), None, context.log
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         try:
-            if self._engine is not None and self._report is not None:
-                for summary in self._report.flows.values():
-                    summary.pending = outbox.count_open(self._engine.con, summary.flow)
-                self._engine.finish_cycle(self._report, status="failed" if self._failed else "completed",
-                                          error=self._failed)
+            if self._cycle is not None:
+                self._cycle.finish()
                 if self.analytics_path:
-                    published = analytics.publish(self._engine.con, self.db_path, self.analytics_path)
+                    published = analytics.publish(self._cycle.engine.con, self.db_path, self.analytics_path)
                     self._info(f"analysts' copy published to {self.analytics_path} "
                                f"({published.bytes / 1e6:.1f} MB in {published.seconds:.2f} s)")
         finally:
             if self._stack is not None:
                 self._stack.close()
-            self._stack, self._engine, self._report = None, None, None
+            self._stack, self._cycle = None, None
 
     def _info(self, message: str) -> None:
         if self._log is not None:
             self._log.info(message)
 
-    # --- the engine, opened on first use ------------------------------------------------------------
+    # --- the cycle of this run, opened on first use ---------------------------------------------------
     @property
-    def engine(self) -> SyncEngine:
-        if self._engine is None:
+    def cycle(self) -> Cycle:
+        """This run's cycle: each asset runs its step of it (engine/cycle.py), as `sync --once` runs them all."""
+        if self._cycle is None:
             stack = self._stack if self._stack is not None else ExitStack()
             self._stack = stack
-            # A run is a process of its own (in-process executor): what it creates (the state, its WAL, the
-            # spill directory, the analysts' copy) is readable by its owner only, like the CLI's files. Set
-            # here, not at setup, so a sensor that only reads `db_path` changes nothing in its process.
-            os.umask(0o077)
-            started = time.monotonic()
-            con = stack.enter_context(self.state.get_connection())
-            waited = time.monotonic() - started
-            if waited > 1:
-                self._info(f"waited {waited:.1f} s for the state file {self.db_path} (another process held it)")
-            for path in (self.db_path, f"{self.db_path}.wal"):  # owner-only before the first record is written
-                if os.path.exists(path):
-                    os.chmod(path, OWNER_ONLY)
-            migrate(con)
+            con = self._open_state(stack)
             crm = stack.enter_context(self.crm.client())
             mc = stack.enter_context(self.membercare.client())
             settings = EngineSettings(
@@ -145,74 +122,37 @@ class SyncEngineResource(dg.ConfigurableResource):
                 breaker_share=self.breaker_share, breaker_minimum=self.breaker_minimum, workers=self.workers,
                 ids_interval_s=self.ids_interval_s,
             )
-            self._engine = SyncEngine(con, crm, mc, settings)
-            self._report = CycleReport(self._engine.start_cycle())
-        return self._engine
+            # The engine's progress lines go to the run's log, where the UI shows them.
+            self._cycle = Cycle(SyncEngine(con, crm, mc, settings, progress=self._info))
+        return self._cycle
+
+    def _open_state(self, stack: ExitStack) -> duckdb.DuckDBPyConnection:
+        # A run is a process of its own (in-process executor): what it creates (the state, its WAL, the
+        # spill directory, the analysts' copy) is readable by its owner only, like the CLI's files. Set
+        # here, not at setup, so a sensor that only reads `db_path` changes nothing in its process.
+        os.umask(0o077)
+        started = time.monotonic()
+        con = stack.enter_context(self.state.get_connection())
+        waited = time.monotonic() - started
+        if waited > 1:
+            self._info(f"waited {waited:.1f} s for the state file {self.db_path} (another process held it)")
+        for path in (self.db_path, f"{self.db_path}.wal"):  # owner-only before the first record is written
+            if os.path.exists(path):
+                os.chmod(path, OWNER_ONLY)
+        migrate(con)
+        return con
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
-        return self.engine.con
+        return self.cycle.engine.con
 
     @property
     def cycle_id(self) -> int:
-        return self.engine.cycle_id
-
-    @property
-    def countries(self) -> CountryTable:
-        return self.engine.context.countries
+        return self.cycle.report.cycle_id
 
     def qa_context(self) -> MappingContext:
         """A mapping context over the links as stored now (after this run's writebacks)."""
-        return qa.context(self.con, self.countries)
-
-    def _summary(self, flow: Flow) -> FlowSummary:
-        assert self._report is not None
-        return self._report.flows.setdefault(flow.name, FlowSummary(flow.name))
-
-    def _guarded(self, step):
-        try:
-            return step()
-        except BaseException as error:
-            self._failed = error
-            raise
-
-    # --- steps: each a thin call into the engine ---------------------------------------------------
-    def extract_all(self, tables: list[RawTable]) -> list[ExtractResult]:
-        results = self._guarded(lambda: self.engine.extract_all(tables))
-        self._report.extracts.extend(results)
-        return results
-
-    def acknowledge_breaker(self, flow: Flow) -> bool:
-        with transaction(self.con):
-            return breaker.acknowledge(self.con, flow.name)
-
-    def plan(self, flow: Flow) -> PlanSummary:
-        plan = self._guarded(lambda: self.engine.plan(flow))
-        summary = self._summary(flow)
-        summary.planned += plan.operations
-        summary.conflicts += plan.conflicts
-        summary.rejects += plan.rejects
-        summary.waiting, summary.ambiguous = plan.waiting, plan.ambiguous
-        return plan
-
-    def hold_for_breaker(self, flow: Flow) -> breaker.BreakerStatus:
-        """Evaluate the breaker and record it: a tripped flow's removals are held (so an operator can
-        acknowledge them), an untripped or acknowledged one's are released."""
-        status = self.engine.breaker_status(flow)
-        with transaction(self.con):
-            breaker.guard(self.con, status)
-        self._summary(flow).breaker = status
-        return status
-
-    def writeback(self, flow: Flow, direction: str) -> ApplyCounts:
-        counts, status = self._guarded(lambda: self.engine.writeback(flow, direction))
-        summary = self._summary(flow)
-        summary.created += counts.created
-        summary.updated += counts.updated
-        summary.deleted += counts.deleted
-        summary.rejects += counts.rejected
-        summary.breaker = status
-        return counts
+        return qa.context(self.con, self.cycle.engine.context.countries)
 
 
 def _env(name: str, default: str) -> str:

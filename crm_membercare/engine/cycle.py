@@ -1,264 +1,199 @@
-"""One sync cycle, both directions: extract, plan and write back every flow (DESIGN Part C).
+"""One cycle: a run of the step list (engine/steps.py): what `sync --once` and a Dagster run share.
 
-`SyncEngine` exposes the steps one by one (the Dagster assets call them); `run_cycle` runs them in order.
-Flows are processed in dependency order, each written back before the next is planned, so a contact's
-company is linked before the contact is.
+`Cycle` runs a step and keeps the books: the cycle's summaries, the guards that stop a flow's writeback (the
+circuit breaker, payloads the target would refuse), the writeback rounds, the links let go once no later step
+needs them. The CLI walks the whole list (`run_all`); a Dagster asset runs its one step (`run`) and reports
+what the step returned. Whatever differs between the two entry points is reporting, never behaviour.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 import duckdb
 
-from crm_membercare.engine import breaker
-from crm_membercare.engine.apply import ApplyCounts, Executor
-from crm_membercare.engine.derived import plan_derived_flow
-from crm_membercare.engine.extract import (
-    ExtractResult,
-    extract_changes,
-    flows_reading,
-    ids_due,
-    read_ids,
-    reconcile_ids,
-)
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
-from crm_membercare.engine.links import LinkIndex
-from crm_membercare.engine.operations import PlanSummary
-from crm_membercare.engine.plan import plan_flow
+from crm_membercare.engine import breaker, outbox, qa
+from crm_membercare.engine.apply import ApplyCounts
+from crm_membercare.engine.extract import ExtractResult
+from crm_membercare.engine.operations import TO_CRM, TO_MEMBERCARE, PlanSummary
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
-from crm_membercare.engine.snapshot import chunks, dirty_ids, load_flow_input, retry_ambiguous, save_plan
+from crm_membercare.engine.reference import store_countries
 from crm_membercare.engine.state import transaction
-from crm_membercare.mapping.countries import CountryTable
-from crm_membercare.mapping.flows import FLOWS, Flow
-from crm_membercare.mapping.links import MappingContext
+from crm_membercare.engine.steps import PlanStep, ReadStep, Step, dependents, step_list
+from crm_membercare.engine.sync_engine import CycleReport, EngineSettings, FlowSummary, Progress, SyncEngine
+from crm_membercare.mapping.flows import Flow
 from crm_membercare.systems import CustomCrmClient, MemberCareClient
-from crm_membercare.systems.redaction import redact
 
-Progress = Callable[[str], None]
-ERROR_TEXT_LIMIT = 500
+DIRECTIONS = (TO_MEMBERCARE, TO_CRM)
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    conflict_policy: dict[str, str] = field(default_factory=dict)  # flow -> 'newest' | 'crm' | 'membercare'
-    delete_policy: dict[str, str] = field(default_factory=dict)  # flow -> 'propagate' | 'unlink' | 'ignore'
-    breaker_share: float = breaker.DEFAULT_SHARE
-    breaker_minimum: int = breaker.DEFAULT_MINIMUM
-    workers: int = 8
-    plan_chunk: int = 5000  # dirty records per side planned (and held in memory) at a time
-    ids_interval_s: float = 0.0  # MemberCare `/ids` compared every cycle (0) or at most this often
+def writeback_rounds(directions: tuple[str, ...]) -> list[str]:
+    """The order a flow's directions are applied in. A create in one system leaves a follow-up in the other
+    (the source stamped with the new record's identity, a server-assigned number sent back), so with both
+    directions MemberCare gets one more round for the follow-ups of the CRM's creates: a cycle leaves nothing
+    of its own behind."""
+    ordered = [d for d in DIRECTIONS if d in directions]
+    return [*ordered, TO_MEMBERCARE] if len(ordered) == 2 else ordered
 
 
 @dataclass
-class FlowSummary:
-    flow: str
-    planned: int = 0
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    conflicts: int = 0
-    rejects: int = 0
-    pending: int = 0
-    waiting: int = 0
-    ambiguous: int = 0
-    breaker: breaker.BreakerStatus | None = None
+class PlanOutcome:
+    """A planned flow and the guards on its writeback (DESIGN C10, the blocking checks of Part D)."""
 
-
-@dataclass
-class CycleReport:
-    cycle_id: int
-    extracts: list[ExtractResult] = field(default_factory=list)
-    flows: dict[str, FlowSummary] = field(default_factory=dict)
-
-
-class SyncEngine:
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        crm: CustomCrmClient,
-        mc: MemberCareClient,
-        settings: EngineSettings | None = None,
-        *,
-        flows: tuple[Flow, ...] = FLOWS,
-        progress: Progress | None = None,
-    ) -> None:
-        self.con, self.crm, self.mc = con, crm, mc
-        self.settings = settings or EngineSettings()
-        self.flows = flows
-        self.progress = progress or (lambda message: None)
-        self.cycle_id = 0
-        self._countries: CountryTable | None = None
-        self._links: LinkIndex | None = None
-
-    # --- cycle bookkeeping -----------------------------------------------------------------------------
-    def start_cycle(self) -> int:
-        """A new `running` cycle. One process holds the state at a time, so an older cycle still `running` was
-        left by a process that died (SIGKILL, a crash, a lost machine) before it could say how it ended."""
-        with transaction(self.con):
-            self.cycle_id = self.con.execute("INSERT INTO sync.cycles DEFAULT VALUES RETURNING id").fetchall()[0][0]
-            self.con.execute(
-                "UPDATE sync.cycles SET status = 'interrupted', error = ? WHERE status = 'running' AND id < ?",
-                [f"its process ended before the cycle did (found at the start of cycle {self.cycle_id})",
-                 self.cycle_id])
-        self._links = None
-        return self.cycle_id
-
-    def finish_cycle(self, report: CycleReport, status: str = "completed", error: BaseException | None = None) -> None:
-        """Record the cycle's end; a failed one keeps its error's kind and first line (`error_text`)."""
-        with transaction(self.con):
-            for summary in report.flows.values():
-                self.con.execute(
-                    """INSERT OR REPLACE INTO sync.cycle_flows
-                       (cycle_id, flow, created, updated, deleted, conflicts, rejects, pending)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [report.cycle_id, summary.flow, summary.created, summary.updated, summary.deleted,
-                     summary.conflicts, summary.rejects, summary.pending],
-                )
-            self.con.execute(
-                "UPDATE sync.cycles SET finished_at = now(), status = ?, error = ? WHERE id = ?",
-                [status, None if error is None else error_text(error), report.cycle_id],
-            )
-
-    # --- shared context --------------------------------------------------------------------------------
-    @property
-    def links(self) -> LinkIndex:
-        if self._links is None:
-            integer_ids = [f.name for f in self.flows if f.mc_id_field == "id"]
-            self._links = LinkIndex(con=self.con, integer_mc_ids=integer_ids,
-                                    many_per_crm=[f.name for f in self.flows if f.derived is not None])
-        return self._links
+    summary: PlanSummary
+    breaker: breaker.BreakerStatus
+    problems: dict[str, qa.Finding] = field(default_factory=dict)  # direction -> payloads the target refuses
 
     @property
-    def context(self) -> MappingContext:
-        if self._countries is None:
-            self._countries = CountryTable.from_api(self.mc.countries())
-        return MappingContext(self.links, self._countries)
+    def blocked_because(self) -> str | None:
+        if self.breaker.blocks:
+            return (f"circuit breaker tripped: {self.breaker.destructive} removals > threshold "
+                    f"{self.breaker.threshold}, held until acknowledged")
+        refused = {d: len(f.failing) for d, f in self.problems.items() if f.failing}
+        if refused:
+            return "payloads the target would refuse: " + ", ".join(f"{n} {d}" for d, n in refused.items())
+        return None
 
-    # --- steps ---------------------------------------------------------------------------------------
-    def extract(self, table: RawTable) -> ExtractResult:
-        client = self.crm if table.system == CRM_SYSTEM else self.mc
-        flows = flows_reading(table.system, table.resource, self.flows)
-        result = extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id, progress=self.progress)
-        if table.system == MC_SYSTEM:
-            result = _with_ids(result, *reconcile_ids(self.con, client, table, flows, cycle_id=self.cycle_id,
-                                                      interval_s=self.settings.ids_interval_s))
-        self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")
+
+class Cycle:
+    """One cycle of the sync engine, run a step at a time."""
+
+    def __init__(self, engine: SyncEngine, steps: tuple[Step, ...] | None = None) -> None:
+        self.engine = engine
+        self.steps = steps if steps is not None else step_list(engine.flows)
+        self.report = CycleReport(engine.start_cycle())
+        self.outcomes: dict[str, PlanOutcome] = {}
+        self.blocked: dict[str, str] = {}  # flow -> why its writeback, and its dependents', did not run
+        self.done: set[str] = set()
+        self.error: BaseException | None = None
+
+    # --- the whole list ---------------------------------------------------------------------------------
+    def run_all(self) -> CycleReport:
+        try:
+            for step in self.steps:
+                self.run(step)
+        finally:
+            self.finish()
+        return self.report
+
+    def run(self, step: Step, **options):
+        """One step (`options` as its method takes them: the tables to read, a breaker acknowledgement, the
+        directions to write); a failure is remembered for the cycle's record and raised."""
+        try:
+            if isinstance(step, ReadStep):
+                result = self.read(**options)
+            elif isinstance(step, PlanStep):
+                result = self.plan(step.flow, **options)
+            else:
+                result = self.writeback(step.flow, **options)
+        except BaseException as error:
+            self.error = error
+            raise
+        self.done.add(step.name)
+        self._forget_links_no_longer_needed()
         return result
 
-    def extract_all(self, tables: tuple[RawTable, ...] | list[RawTable] = RAW_TABLES) -> list[ExtractResult]:
-        """Every raw table (or those given), as `extract` does one; a MemberCare resource's `/ids` list is read
-        on another thread as soon as that resource is extracted (never before: a record created in between
-        would look deleted), and compared once all are in, so the long lists are on the wire while the rest
-        is read."""
-        results: list[ExtractResult] = []
-        listing: dict[str, Future] = {}
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ids") as pool:
-            for table in tables:
-                client = self.crm if table.system == CRM_SYSTEM else self.mc
-                flows = flows_reading(table.system, table.resource, self.flows)
-                results.append(extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id,
-                                               progress=self.progress))
-                if table.system == MC_SYSTEM and ids_due(self.con, table, self.settings.ids_interval_s):
-                    listing[table.name] = pool.submit(read_ids, self.mc, table.resource)
-            for position, table in enumerate(tables):
-                if table.name in listing:
-                    flows = flows_reading(table.system, table.resource, self.flows)
-                    results[position] = _with_ids(results[position], *reconcile_ids(
-                        self.con, self.mc, table, flows, cycle_id=self.cycle_id, listed=listing[table.name].result()))
-        for result in results:
-            self.progress(f"extracted {result.system}.{result.resource}: {result.read} read, {result.changed} changed")
+    def finish(self) -> CycleReport:
+        """Record the cycle's end: what is still open per flow, and how it ended."""
+        for summary in self.report.flows.values():
+            summary.pending = outbox.count_open(self.engine.con, summary.flow)
+        self.engine.finish_cycle(self.report, status="failed" if self.error else "completed", error=self.error)
+        return self.report
+
+    # --- the steps --------------------------------------------------------------------------------------
+    def read(self, tables: tuple[RawTable, ...] | list[RawTable] = RAW_TABLES,
+             countries: bool = True) -> list[ExtractResult]:
+        """The raw tables since their cursors, and MemberCare's countries (the reference addresses use)."""
+        if countries:
+            store_countries(self.engine.con, self.engine.mc.countries())
+        results = self.engine.extract_all(tables)
+        self.report.extracts.extend(results)
         return results
 
-    def plan(self, flow: Flow) -> PlanSummary:
-        """Plan the flow's dirty records, a chunk at a time, each chunk committed with its operations."""
-        total = PlanSummary(flow.name)
-        if flow.derived is not None:
-            for plan, given in plan_derived_flow(self.con, flow, self.links, self.context,
-                                                 chunk=self.settings.plan_chunk):
-                with transaction(self.con):
-                    save_plan(self.con, plan, given, self.cycle_id)
-                total.add(plan)
-            self.progress(f"planned {flow.name}: {total.operations} operations")
-            return total
-        with transaction(self.con):
-            retry_ambiguous(self.con, flow, self.cycle_id)
-        for part in chunks(dirty_ids(self.con, flow), self.settings.plan_chunk):
-            with transaction(self.con):
-                given = load_flow_input(
-                    self.con, flow, self.links, self.context, dirty=part,
-                    conflict_policy=self.settings.conflict_policy.get(flow.name),
-                    delete_policy=self.settings.delete_policy.get(flow.name),
-                )
-                plan = plan_flow(given)
-                save_plan(self.con, plan, given, self.cycle_id)
-            total.add(plan)
-        # The breaker is judged on the change set as planned, so a tripped flow is recorded (and can be
-        # acknowledged) even when a blocking check stops its writeback before it starts.
-        with transaction(self.con):
-            breaker.guard(self.con, self.breaker_status(flow))
-        self.progress(f"planned {flow.name}: {total.operations} operations")
-        return total
+    def plan(self, flow: Flow, acknowledge: bool = False) -> PlanOutcome | None:
+        """Plan the flow and judge its change set. None when a flow it depends on was blocked this cycle."""
+        if self._skipped(flow):
+            return None
+        if acknowledge:
+            with transaction(self.engine.con):
+                acknowledged = breaker.acknowledge(self.engine.con, flow.name)
+            self.engine.progress(f"breaker of {flow.name}: {'acknowledged' if acknowledged else 'not tripped'}")
+        planned = self.engine.plan(flow)
+        # Judged on the change set as planned, so a tripped flow is recorded (and can be acknowledged) even
+        # though its writeback does not run.
+        outcome = PlanOutcome(planned, self._hold_for_breaker(flow), self._refused_payloads(flow))
+        self.outcomes[flow.name] = outcome
+        summary = self.summary(flow)
+        summary.planned += planned.operations
+        summary.conflicts += planned.conflicts
+        summary.rejects += planned.rejects
+        summary.waiting, summary.ambiguous, summary.breaker = planned.waiting, planned.ambiguous, outcome.breaker
+        if outcome.blocked_because:
+            self._block(flow, outcome.blocked_because)
+        return outcome
 
-    def breaker_status(self, flow: Flow) -> breaker.BreakerStatus:
-        return breaker.evaluate(self.con, flow.name, share=self.settings.breaker_share,
-                                minimum=self.settings.breaker_minimum)
-
-    def writeback(self, flow: Flow, direction: str | None = None) -> tuple[ApplyCounts, breaker.BreakerStatus]:
-        status = self.breaker_status(flow)
-        with transaction(self.con):
-            breaker.guard(self.con, status)
-        executor = Executor(self.con, self.crm, self.mc, self.links, self.context,
-                            cycle_id=self.cycle_id, workers=self.settings.workers)
-        counts = executor.apply_flow(flow, direction)
+    def writeback(self, flow: Flow, directions: tuple[str, ...] = DIRECTIONS) -> dict[str, ApplyCounts] | None:
+        """Apply the flow's open operations in `directions`; None when the flow is blocked this cycle."""
+        if self._skipped(flow) or flow.name in self.blocked:
+            return None
+        status = self.outcomes[flow.name].breaker if flow.name in self.outcomes else self._hold_for_breaker(flow)
+        totals = {d: ApplyCounts() for d in directions}
+        for direction in writeback_rounds(directions):
+            counts = self.engine.apply(flow, direction)
+            totals[direction] = ApplyCounts(*(a + b for a, b in zip(astuple(totals[direction]), astuple(counts),
+                                                                    strict=True)))
         if status.tripped and status.acknowledged:
-            with transaction(self.con):
-                breaker.rearm(self.con, flow.name)
-        self.progress(f"wrote back {flow.name}: {counts}")
-        return counts, status
+            with transaction(self.engine.con):
+                breaker.rearm(self.engine.con, flow.name)
+        summary = self.summary(flow)
+        for counts in totals.values():
+            summary.created += counts.created
+            summary.updated += counts.updated
+            summary.deleted += counts.deleted
+            summary.rejects += counts.rejected
+        summary.breaker = status
+        return totals
 
-    # --- everything ------------------------------------------------------------------------------------
-    def run_cycle(self) -> CycleReport:
-        report = CycleReport(self.start_cycle())
-        try:
-            report.extracts.extend(self.extract_all())
-            for position, flow in enumerate(self.flows):
-                plan = self.plan(flow)
-                counts, status = self.writeback(flow)
-                self._forget_links_no_longer_needed(position)
-                report.flows[flow.name] = FlowSummary(
-                    flow.name, plan.operations, counts.created, counts.updated, counts.deleted,
-                    plan.conflicts, plan.rejects + counts.rejected, counts.pending,
-                    plan.waiting, plan.ambiguous, status,
-                )
-        except BaseException as error:
-            self.finish_cycle(report, status="failed", error=error)
-            raise
-        self.finish_cycle(report)
-        return report
+    # --- bookkeeping ------------------------------------------------------------------------------------
+    def summary(self, flow: Flow) -> FlowSummary:
+        return self.report.flows.setdefault(flow.name, FlowSummary(flow.name))
 
+    def _hold_for_breaker(self, flow: Flow) -> breaker.BreakerStatus:
+        """Evaluate the breaker and record it: a tripped flow's removals are held (so an operator can
+        acknowledge them), an untripped or acknowledged one's released."""
+        status = self.engine.breaker_status(flow)
+        with transaction(self.engine.con):
+            breaker.guard(self.engine.con, status)
+        return status
 
-    def _forget_links_no_longer_needed(self, done: int) -> None:
-        later = {name for flow in self.flows[done + 1:] for name in (flow.name, *flow.depends_on)}
-        self.links.forget(flow.name for flow in self.flows[:done + 1] if flow.name not in later)
+    def _refused_payloads(self, flow: Flow) -> dict[str, qa.Finding]:
+        return {d: qa.change_set_problems(self.engine.con, flow, d, self.engine.context) for d in DIRECTIONS}
 
+    def _block(self, flow: Flow, why: str) -> None:
+        self.blocked[flow.name] = why
+        self.summary(flow).skipped = why
+        self.engine.progress(f"{flow.name}: not written back: {why}")
 
-def error_text(error: BaseException) -> str:
-    """'Kind: first line of the message', bounded. The clients' messages never carry a credential (they name
-    method and path, never the query string); a query-string key is redacted anyway, for any other error."""
-    lines = str(error).strip().splitlines()
-    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-    return redact(text)[:ERROR_TEXT_LIMIT]
+    def _skipped(self, flow: Flow) -> bool:
+        """Whether a flow this one depends on was blocked: then this one waits for the next cycle too (its
+        references may be among what was not written)."""
+        blocking = [name for name in self.blocked if flow.name in dependents(self.engine.flows, name)]
+        if blocking and flow.name not in self.blocked:
+            self._block(flow, f"depends on {', '.join(blocking)}, not written back this cycle")
+        return bool(blocking)
 
-
-def _with_ids(result: ExtractResult, deleted: int, fetched: int) -> ExtractResult:
-    """An extract's result with what its `/ids` comparison found added."""
-    return ExtractResult(result.system, result.resource, result.read + fetched, result.changed + fetched, deleted,
-                         result.cursor)
+    def _forget_links_no_longer_needed(self) -> None:
+        """Let go of the cached links of flows no step still to run needs (memory at a million records)."""
+        to_run = [s.flow for s in self.steps if not isinstance(s, ReadStep) and s.name not in self.done]
+        needed = {name for flow in to_run for name in (flow.name, *flow.depends_on)}
+        self.engine.links.forget(f.name for f in self.engine.flows if f.name not in needed)
 
 
 def run_cycle(con: duckdb.DuckDBPyConnection, crm: CustomCrmClient, mc: MemberCareClient,
               settings: EngineSettings | None = None, progress: Progress | None = None) -> CycleReport:
-    return SyncEngine(con, crm, mc, settings, progress=progress).run_cycle()
+    """One whole cycle over the state and both systems (what `sync --once` runs)."""
+    return Cycle(SyncEngine(con, crm, mc, settings, progress=progress)).run_all()
+
+
+__all__ = ["Cycle", "CycleReport", "EngineSettings", "FlowSummary", "PlanOutcome", "SyncEngine", "run_cycle",
+           "writeback_rounds"]
