@@ -22,6 +22,12 @@ RESERVED_STEMS = ("crm", "membercare", "sync")
 CONFLICT_POLICIES = ("newest", "crm", "membercare")
 
 log = logging.getLogger("crm_membercare.state")
+# Every variable `Settings.from_env` reads (docs/configuration.md).
+ENVIRONMENT = (
+    "CUSTOMCRM_BASE_URL", "CUSTOMCRM_TOKEN", "MEMBERCARE_BASE_URL", "MEMBERCARE_API_KEY", "CRM_MEMBERCARE_DB",
+    "CRM_MEMBERCARE_ANALYTICS_DB", "CRM_MEMBERCARE_SENSOR_INTERVAL", "CRM_MEMBERCARE_CONFLICT_POLICY",
+    "CRM_MEMBERCARE_DELETE_POLICY", "CRM_MEMBERCARE_IDS_INTERVAL", "CRM_MEMBERCARE_DUCKDB_MEMORY",
+)
 DELETE_POLICIES = ("propagate", "unlink", "ignore")
 
 
@@ -54,9 +60,12 @@ class Settings:
     delete_policy: dict[str, str] = field(default_factory=dict)  # flow -> propagate | unlink | ignore
     ids_interval_s: float = 0.0  # how often MemberCare's `/ids` are compared; 0 = every cycle (DESIGN C1)
     duckdb_memory_limit: str = "512MB"  # DuckDB's share of the sync process's memory (it spills beyond it)
+    # The variables that were set: Dagster's resources name those (`dg.EnvVar`) rather than carry their values.
+    from_environment: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """The one place settings are read: the CLI, the Dagster code location and the bench all call it."""
         env = os.environ if environ is None else environ
         defaults = cls()
         db_path = env.get("CRM_MEMBERCARE_DB", defaults.db_path)
@@ -73,6 +82,7 @@ class Settings:
             delete_policy=parse_policies(env.get("CRM_MEMBERCARE_DELETE_POLICY", ""), DELETE_POLICIES),
             ids_interval_s=float(env.get("CRM_MEMBERCARE_IDS_INTERVAL", defaults.ids_interval_s)),
             duckdb_memory_limit=env.get("CRM_MEMBERCARE_DUCKDB_MEMORY", defaults.duckdb_memory_limit),
+            from_environment=frozenset(name for name in ENVIRONMENT if name in env),
         )
 
     def customcrm_client(self, **options) -> CustomCrmClient:

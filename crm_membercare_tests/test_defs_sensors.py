@@ -7,9 +7,10 @@ import httpx
 import pytest
 
 from crm_membercare.defs.resources import CustomCrmResource, MemberCareResource, SyncEngineResource, state_database
-from crm_membercare.defs.sensors import breaker_acknowledgements, customcrm_changes, membercare_changes
+from crm_membercare.defs.sensors import build_sensors
 from crm_membercare.engine.acks import record_ack
 
+customcrm_changes, membercare_changes, breaker_acknowledgements = build_sensors(30)
 TINY = {"users": 2, "customers": 4, "contacts": 8, "products": 3, "orders": 4, "quotes": 2}
 
 
@@ -111,3 +112,20 @@ def test_an_acknowledgement_from_the_cli_requests_one_run_without_opening_the_st
     again = evaluate(breaker_acknowledgements, instance, acked.cursor, sync=sync)
     assert len(again.run_requests) == 1 and again.run_requests[0].run_key != acked.run_requests[0].run_key
     assert not state.exists()
+
+
+def test_the_sensor_interval_and_the_resources_come_from_the_one_settings_loader():
+    from crm_membercare.config import Settings
+    from crm_membercare.definitions import build_definitions
+
+    settings = Settings.from_env({"CRM_MEMBERCARE_SENSOR_INTERVAL": "7", "CUSTOMCRM_TOKEN": "from-the-env",
+                                  "CRM_MEMBERCARE_CONFLICT_POLICY": "contacts_persons=crm"})
+    defs = build_definitions(settings)
+    intervals = {s.name: s.minimum_interval_seconds for s in defs.sensors}
+    assert intervals == {"customcrm_changes": 7, "membercare_changes": 7, "breaker_acknowledgements": 7}
+    crm = defs.resources["crm"]
+    # A value the environment gave is named, never carried: the UI shows the variable, not the token.
+    assert "from-the-env" not in repr(crm) and "CUSTOMCRM_TOKEN" in repr(crm)
+    assert "MEMBERCARE_API_KEY" not in repr(defs.resources["membercare"])  # unset: the sandbox default
+    with pytest.raises(ValueError, match="bad policy"):
+        Settings.from_env({"CRM_MEMBERCARE_CONFLICT_POLICY": "contacts_persons=loudest"})

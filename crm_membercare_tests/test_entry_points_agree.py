@@ -215,7 +215,8 @@ def test_sync_once_and_the_dagster_job_leave_the_same_records():
         for resource in cli_world:
             only_cli = cli_world[resource] - dagster_world[resource]
             only_dagster = dagster_world[resource] - cli_world[resource]
-            assert not only_cli and not only_dagster, f"{resource}\nonly by the CLI: {list(only_cli)}\nonly by Dagster: {list(only_dagster)}"
+            assert not only_cli and not only_dagster, \
+                f"{resource}\nonly by the CLI: {list(only_cli)}\nonly by Dagster: {list(only_dagster)}"
         cli_state, dagster_state = state_summary(by_cli), state_summary(by_dagster)
     assert cli_state == dagster_state
     assert cli_state["open_outbox"] == 0

@@ -155,25 +155,28 @@ class SyncEngineResource(dg.ConfigurableResource):
         return qa.context(self.con, self.cycle.engine.context.countries)
 
 
-def _env(name: str, default: str) -> str:
-    """`dg.EnvVar(name)` when the variable is set (resolved at run time, shown by name only), else the default
-    that serves the local sandboxes."""
-    return dg.EnvVar(name) if name in os.environ else default
+def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The resources as deployed (DESIGN A0). A value that came from the environment is passed as
+    `dg.EnvVar(name)`, resolved at run time and shown by name only; an unset one takes the default that serves
+    the local sandboxes. Policies are checked here, at load, by `Settings.from_env`."""
 
+    def named(name: str, value: str) -> str:
+        return dg.EnvVar(name) if name in settings.from_environment else value
 
-def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    """The resources as deployed: every value from the environment (DESIGN A0)."""
-    crm = CustomCrmResource(base_url=_env("CUSTOMCRM_BASE_URL", DEFAULTS.customcrm_base_url),
-                            token=_env("CUSTOMCRM_TOKEN", DEFAULTS.customcrm_token))
-    membercare = MemberCareResource(base_url=_env("MEMBERCARE_BASE_URL", DEFAULTS.membercare_base_url),
-                                    api_key=_env("MEMBERCARE_API_KEY", DEFAULTS.membercare_api_key))
-    settings = Settings.from_env()
+    crm = CustomCrmResource(base_url=named("CUSTOMCRM_BASE_URL", settings.customcrm_base_url),
+                            token=named("CUSTOMCRM_TOKEN", settings.customcrm_token))
+    membercare = MemberCareResource(base_url=named("MEMBERCARE_BASE_URL", settings.membercare_base_url),
+                                    api_key=named("MEMBERCARE_API_KEY", settings.membercare_api_key))
     sync = SyncEngineResource(
         crm=crm, membercare=membercare,
         state=state_database(str(resolve_state_path(settings)), settings.duckdb_memory_limit),
         analytics_path=str(resolve_analytics_path(settings)),
-        conflict_policy=_env("CRM_MEMBERCARE_CONFLICT_POLICY", ""),
-        delete_policy=_env("CRM_MEMBERCARE_DELETE_POLICY", ""),
-        ids_interval_s=float(os.environ.get("CRM_MEMBERCARE_IDS_INTERVAL", DEFAULTS.ids_interval_s)),
+        conflict_policy=named("CRM_MEMBERCARE_CONFLICT_POLICY", ""),
+        delete_policy=named("CRM_MEMBERCARE_DELETE_POLICY", ""),
+        ids_interval_s=settings.ids_interval_s,
     )
     return {"crm": crm, "membercare": membercare, "sync": sync}
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    return resources_from_settings(Settings.from_env())

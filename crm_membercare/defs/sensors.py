@@ -6,8 +6,6 @@ changes never launch two runs, even if a cursor is reset. While a sync run is st
 advances its cursor: that run has not read anything yet and will pick the changes up.
 """
 
-import os
-
 import dagster as dg
 
 from crm_membercare.defs.jobs import INCREMENTAL_TAGS, sync_all
@@ -17,7 +15,6 @@ from crm_membercare.engine.acks import acks_digest
 from crm_membercare.systems import SystemApiError
 from crm_membercare.systems.retry import RetryPolicy
 
-INTERVAL_S = int(os.environ.get("CRM_MEMBERCARE_SENSOR_INTERVAL", "30"))
 PROBE_OPTIONS = {"timeout": 10.0, "retry": RetryPolicy(attempts=2)}  # a tick must end well inside 60 s
 NOT_YET_RUNNING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]
 
@@ -46,10 +43,6 @@ def _unreachable(system: str, error: Exception) -> dg.SkipReason:
     return dg.SkipReason(f"{system} could not be probed ({type(error).__name__}); the cursor stays")
 
 
-@dg.sensor(
-    job=sync_all, minimum_interval_seconds=INTERVAL_S, default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Probes CustomCRM for records changed since the cursor and requests a sync run.",
-)
 def customcrm_changes(context: dg.SensorEvaluationContext, crm: CustomCrmResource):
     try:
         with crm.client(**PROBE_OPTIONS) as client:
@@ -59,10 +52,6 @@ def customcrm_changes(context: dg.SensorEvaluationContext, crm: CustomCrmResourc
     return _decide(context, probe, "to_membercare")
 
 
-@dg.sensor(
-    job=sync_all, minimum_interval_seconds=INTERVAL_S, default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Probes MemberCare for records changed (or hard-deleted) since the cursor and requests a sync run.",
-)
 def membercare_changes(context: dg.SensorEvaluationContext, membercare: MemberCareResource):
     try:
         with membercare.client(**PROBE_OPTIONS) as client:
@@ -72,11 +61,6 @@ def membercare_changes(context: dg.SensorEvaluationContext, membercare: MemberCa
     return _decide(context, probe, "to_crm")
 
 
-@dg.sensor(
-    job=sync_all, minimum_interval_seconds=INTERVAL_S, default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests a sync run when an operator acknowledged a circuit breaker "
-                "(`crm-membercare breaker ack FLOW`), so the held removals are applied without a manual launch.",
-)
 def breaker_acknowledgements(context: dg.SensorEvaluationContext, sync: SyncEngineResource):
     # The CLI appends each acknowledgement to a small file beside the state; its digest is the cursor.
     digest = acks_digest(sync.db_path)
@@ -87,4 +71,18 @@ def breaker_acknowledgements(context: dg.SensorEvaluationContext, sync: SyncEngi
         **INCREMENTAL_TAGS, "crm_membercare/changed": "breaker acknowledged"})], cursor=digest)
 
 
-sensors = [customcrm_changes, membercare_changes, breaker_acknowledgements]
+DESCRIPTIONS = {
+    customcrm_changes: "Probes CustomCRM for records changed since the cursor and requests a sync run.",
+    membercare_changes: "Probes MemberCare for records changed (or hard-deleted) since the cursor and requests a "
+                        "sync run.",
+    breaker_acknowledgements: "Requests a sync run when an operator acknowledged a circuit breaker "
+                              "(`crm-membercare breaker ack FLOW`), so the held removals are applied without a "
+                              "manual launch.",
+}
+
+
+def build_sensors(interval_s: int) -> list[dg.SensorDefinition]:
+    """The three sensors, ticking every `interval_s` (`CRM_MEMBERCARE_SENSOR_INTERVAL`, read by `Settings`)."""
+    return [dg.sensor(job=sync_all, minimum_interval_seconds=interval_s, description=description,
+                      default_status=dg.DefaultSensorStatus.RUNNING)(evaluation)
+            for evaluation, description in DESCRIPTIONS.items()]

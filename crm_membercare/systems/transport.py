@@ -37,7 +37,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 IDEMPOTENT = frozenset({"GET", "PUT", "PATCH", "DELETE"})
-redaction.install()
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
@@ -62,6 +61,7 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         check_base_url(base_url, self.base_url_setting, self.credential)  # before any connection exists
+        redaction.install()  # httpx's loggers redact credentials before this client's first request is logged
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.max_connections = max_connections
