@@ -170,8 +170,58 @@ class LinkIndex:
             self.fetch(flow, mc_ids=[mc_id])
         return self._by_mc.get((flow, str(mc_id)))
 
+    def view(self) -> LinkView:
+        """What is held now, for a planner that must not read more (see `LinkView`)."""
+        return LinkView(self)
+
     # LinkLookup. An ended link still names the record's counterpart (an archived customer and its closed
     # company both still exist), so references keep translating through it.
+    def crm_id_for(self, flow_name: str, mc_id: Any) -> int | None:
+        link = self.by_mc(flow_name, mc_id)
+        return link.crm_id if link else None
+
+    def mc_id_for(self, flow_name: str, crm_id: int) -> Any | None:
+        link = self.by_crm(flow_name, crm_id)
+        return link.mc_id if link else None
+
+
+class LinkNotLoaded(LookupError):
+    """The planner asked for a link its input does not hold: a gap in what `load_flow_input` reads first."""
+
+
+class LinkView:
+    """A `LinkIndex`'s links as the planner sees them: read-only, and never a query. A question whose answer
+    the index has not settled (read, or implied by an active link) raises `LinkNotLoaded` instead of reading:
+    a plan is a function of what was loaded before it, so a gap is a bug to see, not a query to hide."""
+
+    def __init__(self, index: LinkIndex) -> None:
+        self._index = index
+
+    def _settled(self, flow: str, crm_id: int | None = None, mc_id: Any = None) -> None:
+        index = self._index
+        if index._con is None or flow in index._whole:
+            return
+        known = ((flow, int(crm_id)) in index._known_crm if crm_id is not None
+                 else (flow, str(mc_id)) in index._known_mc)
+        if not known:
+            side, record = ("crm", crm_id) if crm_id is not None else ("membercare", mc_id)
+            raise LinkNotLoaded(f"{flow}: the link of {side} record {record} was not loaded before planning")
+
+    def pair(self, flow: str, crm_id: int, mc_id: Any) -> Link | None:
+        if mc_id is not None and self._index._con is not None and flow not in self._index._whole \
+                and (flow, str(mc_id)) not in self._index._complete_mc \
+                and (flow, int(crm_id), str(mc_id)) not in self._index._pairs:
+            raise LinkNotLoaded(f"{flow}: the links of membercare record {mc_id} were not loaded before planning")
+        return self._index._pairs.get((flow, int(crm_id), str(mc_id))) if mc_id is not None else None
+
+    def by_crm(self, flow: str, crm_id: int) -> Link | None:
+        self._settled(flow, crm_id=crm_id)
+        return self._index._by_crm.get((flow, int(crm_id)))
+
+    def by_mc(self, flow: str, mc_id: Any) -> Link | None:
+        self._settled(flow, mc_id=mc_id)
+        return self._index._by_mc.get((flow, str(mc_id)))
+
     def crm_id_for(self, flow_name: str, mc_id: Any) -> int | None:
         link = self.by_mc(flow_name, mc_id)
         return link.crm_id if link else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crm_membercare.engine.identity import crm_identity, mc_identity
-from crm_membercare.engine.links import LinkIndex
+from crm_membercare.engine.links import LinkIndex, LinkView
 from crm_membercare.engine.matching import KeyIndex, match_unlinked
 from crm_membercare.engine.merge import merge_pair
 from crm_membercare.engine.operations import (
@@ -49,7 +49,7 @@ class FlowInput:
     mc: dict[Any, Record]
     dirty_crm: set
     dirty_mc: set
-    links: LinkIndex
+    links: LinkView | LinkIndex  # a view for the planner (no query); the derived planner's own index
     ctx: MappingContext
     crm_keys: KeyIndex = field(default_factory=KeyIndex)
     mc_keys: KeyIndex = field(default_factory=KeyIndex)

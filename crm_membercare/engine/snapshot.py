@@ -248,7 +248,10 @@ def load_flow_input(
     pairs = {(link.crm_id, link.mc_id) for link in
              [*(links.by_crm(flow.name, i) for i in dirty_crm), *(links.by_mc(flow.name, i) for i in dirty_mc)]
              if link is not None}
-    return FlowInput(flow, crm_records, mc_records, dirty_crm, dirty_mc, links, ctx, crm_keys, mc_keys,
+    # The planner gets what was read, and nothing that can read more (`LinkView`).
+    view = links.view()
+    return FlowInput(flow, crm_records, mc_records, dirty_crm, dirty_mc, view, MappingContext(view, ctx.countries),
+                     crm_keys, mc_keys,
                      conflict_policy, delete_policy, load_bases(con, flow.name, pairs), claims, referenced)
 
 
@@ -286,9 +289,11 @@ def chunks(dirty: tuple[set, set], size: int) -> Iterator[tuple[set, set]]:
         yield set(crm[start:start + size]), set(mc[start:start + size])
 
 
-def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, cycle_id: int) -> None:
-    """Commit the plan's findings and operations; what waits for a reference stays dirty."""
-    flow, links = given.flow, given.links
+def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, cycle_id: int,
+              links: LinkIndex) -> None:
+    """Commit the plan's findings and operations (the cycle's `links` kept current); what waits for a
+    reference stays dirty."""
+    flow = given.flow
     new_links = [(Link(flow.name, new.crm_id, new.mc_id, "active", None, None), new.linked_by)
                  for new in plan.new_links]
     for link, _ in new_links:

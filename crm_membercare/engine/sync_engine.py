@@ -181,7 +181,7 @@ class SyncEngine:
             for plan, given in plan_derived_flow(self.con, flow, self.links, self.context,
                                                  chunk=self.settings.plan_chunk):
                 with transaction(self.con):
-                    save_plan(self.con, plan, given, self.cycle_id)
+                    save_plan(self.con, plan, given, self.cycle_id, self.links)
                 total.add(plan)
             self.progress(f"planned {flow.name}: {total.operations} operations")
             return total
@@ -195,7 +195,7 @@ class SyncEngine:
                     delete_policy=self.settings.delete_policy.get(flow.name),
                 )
                 plan = plan_flow(given)
-                save_plan(self.con, plan, given, self.cycle_id)
+                save_plan(self.con, plan, given, self.cycle_id, self.links)
             total.add(plan)
         self.progress(f"planned {flow.name}: {total.operations} operations")
         return total
