@@ -383,7 +383,7 @@ REVIEWED_INTERPOLATIONS = {
     "schema", "CATALOG", "table.name", "crm_table.name", "mc_table.name", "crm.name", "mc.name", "alias",
     "type_filter",
     "table.id_type", "key", "derived.owner_field", "column", "crm_stamp", "mc_stamp", "wanted",
-    "_type_filter(flow, side)", "_type_filter(flow, 'm.')", "_type_filter(flow)",
+    "_type_filter(flow, side)", "invoice_type_filter(flow, 'm.')", "invoice_type_filter(flow)",
     "raw_table(MC_SYSTEM, flow.mc_resource).name", "'mc_id' if column == 'crm_id' else 'crm_id'",
     "' (READ_ONLY)' if read_only else ''", "'WHERE open' if open_only else ''", "'LIMIT ?' if limit else ''",
     "typed", "flow.invoice_type", "CRM_SYSTEM", "MC_SYSTEM", "flow.crm_resource", "flow.mc_resource",

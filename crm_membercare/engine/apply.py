@@ -7,16 +7,15 @@ transaction per batch: what a write returned, the link and its bases, and the ou
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from crm_membercare.engine import invoice_lifecycle, outbox
-from crm_membercare.engine.extract import flows_reading, mark_dirty
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity
-from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, merge_bases, save_links
-from crm_membercare.engine.match_keys import store_gone, store_records
+from crm_membercare.engine.effects import BatchRecord, Effects, source_id, source_side
+from crm_membercare.engine.identity import crm_identity, mc_identity
+from crm_membercare.engine.links import LinkIndex
 from crm_membercare.engine.operations import (
     CREATE,
     CRM_SIDE,
@@ -28,12 +27,9 @@ from crm_membercare.engine.operations import (
     Operation,
     Reject,
 )
-from crm_membercare.engine.plan import canonical
-from crm_membercare.engine.raw_schema import raw_table
-from crm_membercare.engine.records import close_rejects, record_rejects
 from crm_membercare.engine.snapshot import WHOLE_FLOW_READ
 from crm_membercare.engine.state import transaction
-from crm_membercare.mapping.canonical import fields_agree
+from crm_membercare.mapping.canonical import base_values, fields_agree
 from crm_membercare.mapping.convert import apply_common_to_mc, common_to_crm_patch, crm_to_common, mc_to_common
 from crm_membercare.mapping.flows import Flow
 from crm_membercare.mapping.links import MappingContext
@@ -51,25 +47,6 @@ from crm_membercare.systems import (
 )
 
 BATCH = 256  # operations per transaction: the fixed cost of recording a batch is paid per 256 writes
-
-
-@dataclass
-class Effects:
-    """What one operation's HTTP work means for the state, applied by the calling thread."""
-
-    status: str  # 'applied' | 'rejected' | 'pending' | 'dropped'
-    reason: str | None = None
-    crm_records: list[dict] = field(default_factory=list)
-    mc_records: list[dict] = field(default_factory=list)
-    crm_gone: list[tuple[int, str]] = field(default_factory=list)
-    mc_gone: list[tuple[Any, str]] = field(default_factory=list)
-    dirty: list[tuple[str, Any]] = field(default_factory=list)  # (side, record id) to plan again
-    new_link: tuple[int, Any, dict, dict] | None = None
-    bases: tuple[dict, dict] | None = None  # per-field updates of (base_crm, base_mc)
-    end_link: str | None = None
-    rejects: list[Reject] = field(default_factory=list)
-    follow_ups: list[Operation] = field(default_factory=list)
-    rebased_on: str | None = None  # the target's marker after our own partial write (see _update_mc)
 
 
 @dataclass(frozen=True)
@@ -201,7 +178,7 @@ class Executor:
         record = existing or self.crm.create(flow.crm_resource, body)
         crm_values = crm_to_common(flow, record, self.ctx)
         # As above: a record found after an unknown outcome gets what we wrote as its base, and is planned again.
-        base_crm = canonical(flow, crm_to_common(flow, {**record, **body}, self.ctx) if existing else crm_values)
+        base_crm = base_values(flow, crm_to_common(flow, {**record, **body}, self.ctx) if existing else crm_values)
         # Rows only the CRM decides (a server-assigned order number) go back with the identity stamp.
         assigned = tuple(row.key for row in flow.rows if row.direction == "to_membercare"
                          and not fields_agree(flow, row.key, crm_values.get(row.key), op.values.get(row.key)))
@@ -294,14 +271,14 @@ class Executor:
         if not op.fields:
             return None
         try:
-            written = canonical(flow, crm_to_common(flow, record, self.ctx))
+            written = base_values(flow, crm_to_common(flow, record, self.ctx))
         except MappingError:
             written = op.mc_values or {}
         return _fields(written, op.fields), _fields(op.mc_values, op.fields)
 
     def _mc_canonical(self, flow: Flow, record: dict) -> dict | None:
         try:
-            return canonical(flow, mc_to_common(flow, record, self.ctx))
+            return base_values(flow, mc_to_common(flow, record, self.ctx))
         except MappingError:
             return None
 
@@ -340,79 +317,10 @@ class Executor:
 
     # --- recording -----------------------------------------------------------------------------------
     def _record_batch(self, flow: Flow, batch: list[outbox.OutboxEntry], results: list[Effects], counts: dict) -> None:
-        con, links = self.con, self.links
-        crm_records: dict[str, list[dict]] = {}
-        crm_gone: dict[str, list[tuple[int, str]]] = {}
-        mc_records: list[dict] = []
-        mc_deleted: list = []
-        dirty: list[tuple[str, Any]] = []
-        new_links: list[tuple[Link, str]] = []
-        rebased: list[tuple[Link, dict, dict]] = []
-        ended_links: list[tuple[Link, str]] = []
-        rejects: list[Reject] = []
-        outcomes: list[tuple[int, str, str | None]] = []
-        rebased_on: list[tuple[int, str]] = []
-        settled: list[tuple[str, Any, tuple[str, ...] | None]] = []
-        unconditional: list[tuple[str, str, Any]] = []
-        follow_ups: list[Operation] = []
+        recorded = BatchRecord()
         for entry, effects in zip(batch, results, strict=True):
-            op = entry.operation
-            crm_resource = op.target_resource if op.direction == TO_CRM else flow.crm_resource
-            crm_records.setdefault(crm_resource, []).extend(effects.crm_records)
-            if op.based_on is None and op.kind == UPDATE:
-                # An unconditional write's answer may carry a user's concurrent edit: plan the record again
-                # rather than take the stored copy for what the sync already knows.
-                unconditional += [(CRM_SYSTEM, crm_resource, r["id"]) for r in effects.crm_records]
-                unconditional += [(MC_SYSTEM, flow.mc_resource, r[flow.mc_id_field]) for r in effects.mc_records]
-            crm_gone.setdefault(crm_resource, []).extend(effects.crm_gone)
-            mc_records += effects.mc_records
-            mc_deleted += [mc_id for mc_id, _ in effects.mc_gone]
-            dirty += effects.dirty
-            if effects.new_link:
-                crm_id, mc_id, base_crm, base_mc = effects.new_link
-                link = Link(flow.name, crm_id, mc_id, "active", base_crm, base_mc)
-                links.put(link)
-                new_links.append((link, "create"))
-            link = links.pair(flow.name, op.crm_id, op.mc_id) if op.crm_id is not None else None
-            if effects.bases and link:
-                rebased.append((link, *effects.bases))
-            if effects.end_link and link:
-                links.put(ended(link))
-                ended_links.append((link, effects.end_link))
-            rejects += effects.rejects
-            outcomes.append((entry.id, effects.status, effects.reason))
-            if effects.status == "applied" and (op.fields or op.kind == CREATE):
-                settled.append((_source_side(op), _source_id(op), None if op.kind == CREATE else op.fields))
-                if flow.derived is not None:
-                    settled.append((MC_SIDE, op.mc_id, None))  # its rejects name the MemberCare record
-            if effects.rebased_on:
-                rebased_on.append((entry.id, effects.rebased_on))
-            follow_ups += effects.follow_ups
-            if effects.status == "applied" and (op.fields or op.kind != UPDATE):
-                counts[{CREATE: "created", UPDATE: "updated", DELETE: "deleted"}[op.kind]] += 1
-            counts["rejected"] += effects.status == "rejected"
-
-        for resource, records in crm_records.items():
-            store_records(con, raw_table(CRM_SYSTEM, resource), records)
-        for resource, gone in crm_gone.items():
-            for state in {s for _, s in gone}:
-                store_gone(con, raw_table(CRM_SYSTEM, resource), [i for i, s in gone if s == state], state)
-        mc_table = raw_table(MC_SYSTEM, flow.mc_resource)
-        store_records(con, mc_table, mc_records)
-        store_gone(con, mc_table, mc_deleted, "deleted")
-        for side in (CRM_SIDE, MC_SIDE):
-            ids = [record_id for s, record_id in dirty if s == side]
-            mark_dirty(con, [flow.name], CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM, ids, self.cycle_id)
-        for system, resource, record_id in unconditional:
-            mark_dirty(con, flows_reading(system, resource), system, [record_id], self.cycle_id)
-        save_links(con, new_links)
-        merge_bases(con, rebased)
-        end_links(con, ended_links)
-        close_rejects(con, flow.name, settled)
-        record_rejects(con, rejects, self.cycle_id)
-        outbox.finish(con, outcomes)
-        outbox.rebase(con, rebased_on)
-        outbox.enqueue(con, follow_ups, self.cycle_id)
+            recorded.gather(flow, entry, effects, self.links, counts)
+        recorded.store(self.con, flow, self.cycle_id)
 
 
 def _fields(values: dict | None, keys) -> dict:
@@ -424,17 +332,9 @@ def _reject(flow: Flow, op: Operation, field_name: str, reason: str, value: Any 
     flow's link names the other record; a derived flow's CRM record has many (a user, all the invoices of
     what they own), so there the reject is the MemberCare record's and its reason names the CRM record."""
     if flow.derived is None:
-        return Reject(flow.name, _source_side(op), _source_id(op), field_name, reason, value)
+        return Reject(flow.name, source_side(op), source_id(op), field_name, reason, value)
     crm_resource = op.target_resource if op.direction == TO_CRM else flow.crm_resource
     return Reject(flow.name, MC_SIDE, op.mc_id, field_name, f"CustomCRM {crm_resource} {op.crm_id}: {reason}", value)
-
-
-def _source_side(op: Operation) -> str:
-    return CRM_SIDE if op.direction == TO_MEMBERCARE else MC_SIDE
-
-
-def _source_id(op: Operation) -> Any:
-    return op.crm_id if op.direction == TO_MEMBERCARE else op.mc_id
 
 
 __all__ = ["ApplyCounts", "Executor", "OutcomeUnknown"]

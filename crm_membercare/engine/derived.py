@@ -28,10 +28,10 @@ from crm_membercare.engine.operations import (
     Operation,
     Reject,
 )
-from crm_membercare.engine.plan import FlowInput, _jsonable, canonical
+from crm_membercare.engine.plan import FlowInput
 from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.snapshot import dirty_ids, load_records, mc_id_of
-from crm_membercare.mapping.canonical import fields_agree
+from crm_membercare.mapping.canonical import base_value, base_values, fields_agree
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
 from crm_membercare.mapping.flows import FLOWS, Flow, flow_by_name
 from crm_membercare.mapping.links import MappingContext
@@ -197,7 +197,7 @@ def _plan_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext,
             c, m = crm_values.get(row.key), mc_values.get(row.key)
             if fields_agree(flow, row.key, c, m):
                 continue
-            mc_edited = base_mc is not None and _jsonable(row.transform.canonical(m)) != base_mc.get(row.key)
+            mc_edited = base_mc is not None and base_value(row, m) != base_mc.get(row.key)
             if row is owner_key_row and mc_edited:
                 moved = True
                 _move_owner(plan, flow, pair, expected[pair], m, by_key)
@@ -206,13 +206,13 @@ def _plan_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext,
         if to_mc and not moved:
             plan.operations.append(Operation(
                 flow.name, TO_MEMBERCARE, UPDATE, flow.mc_resource, pair[0], pair[1], crm_values, tuple(to_mc),
-                based_on=invoice.marker, crm_values=canonical(flow, crm_values),
-                mc_values=canonical(flow, mc_values)))
+                based_on=invoice.marker, crm_values=base_values(flow, crm_values),
+                mc_values=base_values(flow, mc_values)))
         agreed = {k for k in flow.keys if k not in to_mc}
         if not moved:
             plan.bases.append((pair[0], pair[1],
-                               {k: v for k, v in canonical(flow, crm_values).items() if k in agreed},
-                               {k: v for k, v in canonical(flow, mc_values).items() if k in agreed}))
+                               {k: v for k, v in base_values(flow, crm_values).items() if k in agreed},
+                               {k: v for k, v in base_values(flow, mc_values).items() if k in agreed}))
 
 
 def _unowned_with_owner_key(con: duckdb.DuckDBPyConnection, flow: Flow, key_row: str,

@@ -52,14 +52,37 @@ def match_unlinked(
 ) -> MatchOutcome:
     """Pair unlinked records by the rule. `linked_crm` / `linked_mc` are the candidates that already have a
     counterpart; a record whose only candidate is one of them is reported, like a shared key."""
-    pairs: list[tuple[Any, Any]] = []
-    ambiguous: list[tuple[str, Any, str, tuple]] = []
-    paired_crm: set = set()
-    paired_mc: set = set()
-    blocked_crm: set = set()
-    blocked_mc: set = set()
+    matcher = _Matcher(crm_keys, mc_keys, linked_crm, linked_mc)
+    unlinked_crm, unlinked_mc = list(unlinked_crm), list(unlinked_mc)
+    for level in ("primary", "fallback"):
+        if rule is None or (level == "fallback" and rule.fallback is None):
+            continue
+        for crm_id in unlinked_crm:
+            if matcher.open("crm", crm_id):
+                matcher.consider("crm", crm_id, level)
+        for mc_id in unlinked_mc:
+            if matcher.open("membercare", mc_id):
+                matcher.consider("membercare", mc_id, level)
+    return MatchOutcome(matcher.pairs, matcher.ambiguous, [i for i in unlinked_crm if matcher.open("crm", i)],
+                        [i for i in unlinked_mc if matcher.open("membercare", i)])
 
-    def consider(side: str, record_id: Any, own: KeyIndex, other: KeyIndex, level: str) -> None:
+
+class _Matcher:
+    """One matching pass: the pairs found so far, and the records held back as ambiguous."""
+
+    def __init__(self, crm_keys: KeyIndex, mc_keys: KeyIndex, linked_crm: set, linked_mc: set) -> None:
+        self.keys = {"crm": (crm_keys, mc_keys), "membercare": (mc_keys, crm_keys)}
+        self.linked = {"crm": linked_crm, "membercare": linked_mc}
+        self.paired: dict[str, set] = {"crm": set(), "membercare": set()}
+        self.blocked: dict[str, set] = {"crm": set(), "membercare": set()}
+        self.pairs: list[tuple[Any, Any]] = []
+        self.ambiguous: list[tuple[str, Any, str, tuple]] = []
+
+    def open(self, side: str, record_id: Any) -> bool:
+        return record_id not in self.paired[side] and record_id not in self.blocked[side]
+
+    def consider(self, side: str, record_id: Any, level: str) -> None:
+        own, other = self.keys[side]
         key = (own.primary_of if level == "primary" else own.fallback_of).get(record_id)
         if not key:
             return
@@ -75,33 +98,19 @@ def match_unlinked(
         if not theirs and not shared_here:
             return
         if shared_here or len(theirs) > 1:
-            ambiguous.append((side, record_id, key, tuple(sorted(set(mine) | set(theirs), key=str))))
-            (blocked_crm if side == "crm" else blocked_mc).add(record_id)
+            self._hold(side, record_id, key, tuple(sorted(set(mine) | set(theirs), key=str)))
             return
         counterpart = theirs[0]
         crm_id, mc_id = (record_id, counterpart) if side == "crm" else (counterpart, record_id)
-        if crm_id in linked_crm or mc_id in linked_mc or crm_id in paired_crm or mc_id in paired_mc:
+        if crm_id in self.linked["crm"] or mc_id in self.linked["membercare"] \
+                or crm_id in self.paired["crm"] or mc_id in self.paired["membercare"]:
             # Its one candidate already belongs to another record: creating a twin would duplicate the key.
-            ambiguous.append((side, record_id, key, (counterpart,)))
-            (blocked_crm if side == "crm" else blocked_mc).add(record_id)
+            self._hold(side, record_id, key, (counterpart,))
             return
-        pairs.append((crm_id, mc_id))
-        paired_crm.add(crm_id)
-        paired_mc.add(mc_id)
+        self.pairs.append((crm_id, mc_id))
+        self.paired["crm"].add(crm_id)
+        self.paired["membercare"].add(mc_id)
 
-    unlinked_crm, unlinked_mc = list(unlinked_crm), list(unlinked_mc)
-    for level in ("primary", "fallback"):
-        if rule is None or (level == "fallback" and rule.fallback is None):
-            continue
-        for crm_id in unlinked_crm:
-            if crm_id not in paired_crm and crm_id not in blocked_crm:
-                consider("crm", crm_id, crm_keys, mc_keys, level)
-        for mc_id in unlinked_mc:
-            if mc_id not in paired_mc and mc_id not in blocked_mc:
-                consider("membercare", mc_id, mc_keys, crm_keys, level)
-    return MatchOutcome(
-        pairs,
-        ambiguous,
-        [i for i in unlinked_crm if i not in paired_crm and i not in blocked_crm],
-        [i for i in unlinked_mc if i not in paired_mc and i not in blocked_mc],
-    )
+    def _hold(self, side: str, record_id: Any, key: str, candidates: tuple) -> None:
+        self.ambiguous.append((side, record_id, key, candidates))
+        self.blocked[side].add(record_id)

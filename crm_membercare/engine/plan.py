@@ -8,7 +8,6 @@ must wait for a reference to be linked (C8). The executor (`apply`) carries the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +33,7 @@ from crm_membercare.engine.operations import (
     Reject,
     Waiting,
 )
-from crm_membercare.mapping.canonical import fields_agree
+from crm_membercare.mapping.canonical import base_value, base_values, fields_agree
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
 from crm_membercare.mapping.flows import Flow
 from crm_membercare.mapping.links import MappingContext
@@ -58,20 +57,6 @@ class FlowInput:
     bases: dict = field(default_factory=dict)  # (crm id, mc id as text) -> (base_crm, base_mc)
     claims: list[Claim] = field(default_factory=list)  # stamped identities found on unlinked records
     mc_referenced: set = field(default_factory=set)  # MemberCare ids other records still reference (C9)
-
-
-def canonical(flow: Flow, values: Mapping[str, Any]) -> dict[str, Any]:
-    return {row.key: _jsonable(row.transform.canonical(values.get(row.key))) for row in flow.rows}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 class _Planner:
@@ -213,12 +198,12 @@ class _Planner:
                 return
             op = Operation(flow.name, TO_MEMBERCARE, CREATE, flow.mc_resource, record.id, None, values,
                            flow.keys, based_on=record.marker, stamp=crm_identity(flow.crm_resource, record.id),
-                           crm_values=canonical(flow, values))
+                           crm_values=base_values(flow, values))
         else:
             problems = problems_for_crm(flow, values, partial=False)
             op = Operation(flow.name, TO_CRM, CREATE, flow.crm_resource, None, record.id, values, flow.keys,
                            based_on=record.marker, stamp=mc_identity(flow.mc_resource, record.id),
-                           mc_values=canonical(flow, values))
+                           mc_values=base_values(flow, values))
         if problems:
             for problem in problems:
                 self.plan.rejects.append(
@@ -242,7 +227,7 @@ class _Planner:
         result = merge_pair(
             flow.keys, crm_values, mc_values, base_crm, base_mc,
             equal=lambda key, c, m: fields_agree(flow, key, c, m),
-            canonical=lambda key, value: _jsonable(flow.row(key).transform.canonical(value)),
+            canonical=lambda key, value: base_value(flow.row(key), value),
             policy=self.policy, crm_changed_at=crm.changed_at, mc_changed_at=mc.changed_at,
         )
         to_mc, to_crm = dict(result.to_membercare), dict(result.to_crm)
@@ -261,7 +246,7 @@ class _Planner:
         agreed = {k for k in flow.keys if k not in to_mc and k not in to_crm}
         to_mc = self.valid_fields(MC_SIDE, mc, crm_values, to_mc)
         to_crm = self.valid_fields(CRM_SIDE, crm, mc_values, to_crm)
-        crm_canon, mc_canon = canonical(flow, crm_values), canonical(flow, mc_values)
+        crm_canon, mc_canon = base_values(flow, crm_values), base_values(flow, mc_values)
         stamp_mc = crm_identity(flow.crm_resource, crm_id)
         stamp_crm = mc_identity(flow.mc_resource, mc_id)
         needs_mc_stamp = flow.derived is None and mc.raw.get("externalId") != stamp_mc

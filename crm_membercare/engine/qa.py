@@ -25,7 +25,7 @@ from crm_membercare.engine.links import load_links
 from crm_membercare.engine.operations import CREATE, CRM_SIDE, MC_SIDE, TO_CRM, TO_MEMBERCARE
 from crm_membercare.engine.outbox import pending
 from crm_membercare.engine.raw_schema import RawTable, raw_table
-from crm_membercare.engine.snapshot import _type_filter as invoice_type_filter
+from crm_membercare.engine.snapshot import invoice_type_filter
 from crm_membercare.mapping.canonical import disagreeing_fields
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
 from crm_membercare.mapping.countries import CountryTable

@@ -48,7 +48,7 @@ def mc_id_of(flow: Flow, value: Any) -> Any:
     return int(value) if flow.mc_id_field == "id" else str(value)
 
 
-def _type_filter(flow: Flow, alias: str = "") -> str:
+def invoice_type_filter(flow: Flow, alias: str = "") -> str:
     if flow.invoice_type is None:
         return ""
     # The typed column, not the JSON: a filter on `raw` would parse every invoice's document.
@@ -58,7 +58,7 @@ def _type_filter(flow: Flow, alias: str = "") -> str:
 def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flow: Flow | None = None) -> dict:
     if not ids:
         return {}
-    type_filter = _type_filter(flow) if flow is not None and table.system == MC_SYSTEM else ""
+    type_filter = invoice_type_filter(flow) if flow is not None and table.system == MC_SYSTEM else ""
     rows = con.execute(
         f"""SELECT id, raw, gone, changed_at, version, change_marker FROM {table.name}
             WHERE id IN (SELECT unnest(?)){type_filter}""",
@@ -89,7 +89,7 @@ def identity_claims(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, m
     crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
     crm_prefix, mc_prefix = f"{CRM_SYSTEM}:{flow.crm_resource}:", f"{MC_SYSTEM}:{flow.mc_resource}:"
     mc_type = mc_table.id_type
-    type_filter = _type_filter(flow, "m.")
+    type_filter = invoice_type_filter(flow, "m.")
     # Each side's stamp names the other record's id: compared as text with the stamps of the given ids, or
     # parsed into an id and joined on it. Every part is restricted by the given ids before it joins, so the
     # work follows the records planned, not the size of the tables.
@@ -342,6 +342,6 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
         con.execute(
             f"""DELETE FROM sync.dirty WHERE flow = ? AND side = ? AND record_id NOT IN (
                     SELECT CAST(id AS VARCHAR) FROM {raw_table(MC_SYSTEM, flow.mc_resource).name}
-                    WHERE true{_type_filter(flow)})""",
+                    WHERE true{invoice_type_filter(flow)})""",
             [flow.name, MC_SYSTEM],
         )

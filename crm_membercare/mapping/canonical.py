@@ -6,6 +6,7 @@
     values_hash(flow, values) -> hex sha256 of the canonical values as sorted, compact JSON
     fields_agree(flow, key, crm_value, mc_value) -> bool
     disagreeing_fields(flow, crm_values, mc_values) -> [key, ...]
+    base_values(flow, values) -> {key: canonical value, JSON-safe}   (what a link's base stores)
 
 A lossy row agrees when either direction's mapping takes one side's value onto the other's: with the
 CRM-side common value c and the MemberCare-side common value m (m is the CRM image of the MemberCare
@@ -27,6 +28,26 @@ from crm_membercare.mapping.flows import Flow
 
 def canonical_values(flow: Flow, values: Mapping[str, Any]) -> dict[str, Any]:
     return {row.key: row.transform.canonical(values[row.key]) for row in flow.rows if row.key in values}
+
+
+def base_value(row, value: Any) -> Any:
+    """One row's canonical value as a link's base stores it: JSON-safe (a date or a Decimal as text)."""
+    return jsonable(row.transform.canonical(value))
+
+
+def base_values(flow: Flow, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every row's canonical value as a base stores it (a row missing from `values` as None)."""
+    return {row.key: base_value(row, values.get(row.key)) for row in flow.rows}
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def values_hash(flow: Flow, values: Mapping[str, Any]) -> str:

@@ -36,12 +36,12 @@ def membercare_records(world: SideWorld) -> Iterator[tuple[str, dict]]:
     for index, _, product in world.products():
         yield "products", _product(index + 1, product)
     invoice_numbers = count(1)
-    for invoice_id, (is_quote, index) in enumerate(_interleaved(world.counts.orders, world.counts.quotes), 1):
+    for invoice_id, (is_quote, index) in enumerate(interleaved(world.counts.orders, world.counts.quotes), 1):
         owner, number, document = world.document(is_quote, index)
         yield "invoices", _invoice(world, invoice_id, owner, number, document, invoice_numbers)
 
 
-def _interleaved(orders: int, quotes: int) -> Iterator[tuple[bool, int]]:
+def interleaved(orders: int, quotes: int) -> Iterator[tuple[bool, int]]:
     """Orders and quotes spread evenly through one sequence, as (is_quote, index)."""
     total, placed_orders = orders + quotes, 0
     for position in range(total):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from crm_membercare.sandbox.seeding.layout import Layout, Side
-from crm_membercare.sandbox.seeding.membercare import FIRST_DEBTOR, _interleaved
+from crm_membercare.sandbox.seeding.membercare import FIRST_DEBTOR, interleaved
 
 # resource on each side -> (layout pair, the other side's resource)
 CRM_PAIRS = {"customers": ("customers", "companies"), "contacts": ("contacts", "persons"),
@@ -28,7 +28,7 @@ class _Ids:
     def __init__(self, layout: Layout) -> None:
         counts = layout.counts
         self.customers = counts.customers
-        order = list(_interleaved(counts.orders, counts.quotes))
+        order = list(interleaved(counts.orders, counts.quotes))
         self.invoice_of = {slot: position + 1 for position, slot in enumerate(order)}
         self.slot_of_invoice = {position + 1: slot for position, slot in enumerate(order)}
 
