@@ -17,13 +17,13 @@ import pytest
 from crm_membercare_tests.chaos import report
 from crm_membercare_tests.chaos.crash import CrashResult, crash_config, run_crash
 from crm_membercare_tests.chaos.history import TRACKED_ROWS
-from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS, REMOVABLE_FLOWS
+from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS, REMOVABLE_FLOWS, USERS_FLOW
 
 SIZE = os.environ.get("CHAOS_SIZE", "ci")
 SEED = int(os.environ.get("CHAOS_SEED", "20261127"))
 REPLAY = f"seed {SEED}; replay: CHAOS_SEED={SEED} CHAOS_SIZE={SIZE} .venv/bin/pytest crm_membercare_tests/test_crash.py"
-FLOWS = [flow.name for flow in ONE_TO_ONE_FLOWS]
-TRACKED_FLOWS = list(dict.fromkeys(row.flow for row in TRACKED_ROWS))
+FLOWS = list(ONE_TO_ONE_FLOWS)
+TRACKED_FLOWS = [*dict.fromkeys(row.flow for row in TRACKED_ROWS), USERS_FLOW]
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,9 @@ def test_outbox_drained(crash):
 
 @pytest.mark.parametrize("flow", TRACKED_FLOWS)
 def test_zero_lost_updates(crash, flow):
-    """Each tracked row's final value on both sides is the last value a user wrote on either side (or the winner
-    of a recorded conflict that saw it): the oracle's check against the actor's own write log."""
+    """Each tracked row's final value on both sides is what the last value a user wrote on either side must read
+    as there (chaos.expect, from DESIGN Part B), or the winner of a recorded conflict the oracle confirmed: the
+    oracle's check against the actor's own write log."""
     lost = [item for item in crash.findings.lost_updates if item["flow"] == flow]
     assert lost == [], f"{len(lost)} lost updates, e.g. {lost[:5]}; {REPLAY}"
 
@@ -103,9 +104,22 @@ def test_lost_updates_were_checked_at_all(crash):
     assert crash.findings.checked_rows >= 5, f"only {crash.findings.checked_rows} values checked; {REPLAY}"
 
 
-@pytest.mark.parametrize("flow", [flow.name for flow in REMOVABLE_FLOWS])
+@pytest.mark.parametrize("flow", list(REMOVABLE_FLOWS))
 def test_ended_links_have_both_records_gone(crash, flow):
     assert crash.findings.removal_mismatches.get(flow, []) == [], REPLAY
+
+
+def test_conflict_winners_follow_the_policy(crash):
+    assert crash.findings.wrong_winners == [], REPLAY
+
+
+def test_only_provoked_rejects_and_ambiguous_matches(crash):
+    assert crash.findings.unexplained_rejects == [], REPLAY
+    assert crash.findings.unexplained_ambiguous == [], REPLAY
+
+
+def test_invoices_carry_their_owners_reference(crash):
+    assert crash.findings.owner_mismatches == [], REPLAY
 
 
 def test_every_user_delete_propagated(crash):

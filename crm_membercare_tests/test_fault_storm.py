@@ -15,7 +15,7 @@ import pytest
 
 from crm_membercare_tests.chaos import report
 from crm_membercare_tests.chaos.history import TRACKED_ROWS
-from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS, REMOVABLE_FLOWS
+from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS, REMOVABLE_FLOWS, USERS_FLOW
 from crm_membercare_tests.chaos.storm import StormResult, run_storm, storm_config
 from crm_membercare_tests.engine_support import running_world
 
@@ -23,11 +23,7 @@ SIZE = os.environ.get("CHAOS_SIZE", "ci")
 SEED = int(os.environ.get("CHAOS_SEED", "20261127"))
 REPLAY = (f"seed {SEED}; replay: CHAOS_SEED={SEED} CHAOS_SIZE={SIZE} "
           ".venv/bin/pytest crm_membercare_tests/test_fault_storm.py")
-TRACKED_FLOWS = tuple(dict.fromkeys(row.flow for row in TRACKED_ROWS))
-
-
-def flow_params(flows) -> list[str]:
-    return [flow if isinstance(flow, str) else flow.name for flow in flows]
+TRACKED_FLOWS = (*dict.fromkeys(row.flow for row in TRACKED_ROWS), USERS_FLOW)
 
 
 @pytest.fixture(scope="module")
@@ -66,37 +62,46 @@ def test_the_storm_was_a_storm(storm):
     assert storm.cycles >= config.cycles + config.quiet_cycles, REPLAY
     assert min(storm.faults[kind] for kind in ("error", "lost_response", "rate_limited")) > 0, storm.faults
     assert storm.token_calls > 2, "the 5 s MemberCare tokens never expired during the storm"
-    for kind in ("edit_crm_during_cycle", "edit_both_sides", "delete_with_pending_change", "create_family_crm",
-                 "create_family_mc", "edit_mc", "create_mc", "create_crm"):
+    for kind in ("edit_crm_during_cycle", "edit_mc_during_cycle", "edit_both_sides", "delete_with_pending_change",
+                 "create_family_crm", "create_family_mc", "edit_mc", "create_mc", "create_crm", "edit_user",
+                 "edit_locked_order", "create_ambiguous_contacts"):
         assert ops[kind] > 0, f"the storm never did {kind}; {REPLAY}"
+
+
+def test_the_actor_deleted_in_every_flow(storm):
+    flows = {(removal.flow, removal.side) for removal in storm.log.removals}
+    missing = [(flow, side) for flow in REMOVABLE_FLOWS for side in ("crm", "membercare") if (flow, side) not in flows]
+    assert missing == [], f"no user delete in {missing}; {REPLAY}"
 
 
 def test_every_cycle_ran_to_the_end(storm):
     assert storm.failed_cycles == [], REPLAY
 
 
-@pytest.mark.parametrize("flow", flow_params(ONE_TO_ONE_FLOWS))
+@pytest.mark.parametrize("flow", ONE_TO_ONE_FLOWS)
 def test_converged(storm, flow):
     drift = storm.findings.not_converged.get(flow, {})
     assert drift == {}, f"{flow}: {len(drift)} pairs differ, e.g. {dict(list(drift.items())[:5])}; {REPLAY}"
 
 
-@pytest.mark.parametrize("flow", flow_params(REMOVABLE_FLOWS))
+@pytest.mark.parametrize("flow", REMOVABLE_FLOWS)
 def test_deletes_propagated(storm, flow):
     assert storm.findings.removal_mismatches.get(flow, []) == [], REPLAY
+    wrong = [d for d in storm.findings.deletes_not_propagated if f"flow='{flow}'" in d]
+    assert wrong == [], f"{wrong[:5]}; {REPLAY}"
 
 
-@pytest.mark.parametrize("flow", flow_params(ONE_TO_ONE_FLOWS))
+@pytest.mark.parametrize("flow", ONE_TO_ONE_FLOWS)
 def test_every_live_record_is_linked(storm, flow):
     assert storm.findings.unlinked.get(flow, []) == [], REPLAY
 
 
-@pytest.mark.parametrize("flow", flow_params(ONE_TO_ONE_FLOWS))
+@pytest.mark.parametrize("flow", ONE_TO_ONE_FLOWS)
 def test_zero_duplicates(storm, flow):
     assert storm.findings.duplicates.get(flow, []) == [], REPLAY
 
 
-@pytest.mark.parametrize("flow", flow_params(TRACKED_FLOWS))
+@pytest.mark.parametrize("flow", TRACKED_FLOWS)
 def test_zero_lost_updates(storm, flow):
     lost = [item for item in storm.findings.lost_updates if item["flow"] == flow]
     assert lost == [], f"{len(lost)} lost updates, e.g. {lost[:5]}; {REPLAY}"
@@ -104,6 +109,34 @@ def test_zero_lost_updates(storm, flow):
 
 def test_lost_updates_were_checked_at_all(storm):
     assert storm.findings.checked_rows >= storm.config.operations // 4, REPLAY
+
+
+def test_conflict_winners_follow_the_policy(storm):
+    """Each recorded winner is the side the flow's policy gives from both records' change instants (the oracle's
+    own reading of the write log), a filled value over an empty one."""
+    found = storm.findings
+    wrong = found.wrong_winners
+    assert wrong == [], f"{len(wrong)} wrong winners, e.g. {wrong[:3]}; {REPLAY}"
+    assert found.conflicts == 0 or found.conflicts_judged > 0, f"no conflict could be judged; {REPLAY}"
+
+
+def test_only_provoked_rejects_are_open(storm):
+    found = storm.findings
+    assert found.unexplained_rejects == [], f"{found.unexplained_rejects[:8]}; {REPLAY}"
+    assert found.excused_rejects > 0, f"the rejects the actor provoked were never recorded; {REPLAY}"
+
+
+def test_only_provoked_ambiguous_matches(storm):
+    found = storm.findings
+    assert found.unexplained_ambiguous == [], f"{found.unexplained_ambiguous[:8]}; {REPLAY}"
+    assert found.excused_ambiguous > 0, f"the ambiguous match the actor provoked was not reported; {REPLAY}"
+
+
+def test_invoices_carry_their_owners_reference(storm):
+    """B6: every invoice of an owned order or quote names its owner as the CRM has them now."""
+    found = storm.findings
+    assert found.owner_mismatches == [], f"{found.owner_mismatches[:5]}; {REPLAY}"
+    assert found.checked_invoice_references > 0, REPLAY
 
 
 def test_links_one_to_one(storm):

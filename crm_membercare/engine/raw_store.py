@@ -9,19 +9,21 @@ import duckdb
 import pandas as pd
 
 from crm_membercare.engine.raw_schema import RawTable
-from crm_membercare.systems.oslo_time import local_to_utc
+from crm_membercare.systems.oslo_time import resolve_local
 
 
 def change_marker(table: RawTable, record: dict) -> str:
     return str(record["updated_at"] if table.system == "customcrm" else record["lastChange"])
 
 
-def changed_at(table: RawTable, record: dict) -> datetime | None:
-    """The record's last change as an instant (a MemberCare time in the repeated hour: its first occurrence)."""
+def changed_at(table: RawTable, record: dict, known: datetime | None = None) -> datetime | None:
+    """The record's last change as an instant. A MemberCare time in the repeated autumn hour is its first
+    occurrence unless that is earlier than `known`, the stored instant of the record's previous version
+    (`oslo_time.resolve_local`; docs/sync.md, "The repeated autumn hour")."""
     try:
         if table.system == "customcrm":
             return datetime.fromisoformat(record["updated_at"].replace("Z", "+00:00")).astimezone(UTC)
-        return local_to_utc(record["lastChange"])
+        return resolve_local(record["lastChange"], known)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -36,10 +38,10 @@ def record_id(table: RawTable, record: dict) -> str | int:
     return record[table.id_field]
 
 
-def _row(table: RawTable, record: dict) -> dict:
+def _row(table: RawTable, record: dict, known: datetime | None = None) -> dict:
     row = {
         "id": record[table.id_field],
-        "changed_at": changed_at(table, record),
+        "changed_at": changed_at(table, record, known),
         "change_marker": change_marker(table, record),
         "version": record.get("version") if table.system == "customcrm" else None,
         "external_id": record.get("external_ref" if table.system == "customcrm" else "externalId"),
@@ -61,12 +63,14 @@ def upsert_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: lis
     if not records:
         return []
     latest = {record[table.id_field]: record for record in records}
-    rows = {record_id: _row(table, record) for record_id, record in latest.items()}
     # Compared here, on the stored rows of these ids alone (read by list, inside the scan): most pages of an
     # incremental read are the few records re-read at the cursor, unchanged.
-    stored = {row[0]: row[1:] for row in con.execute(
-        f"SELECT id, change_marker, gone, CAST(raw AS VARCHAR) FROM {table.name} WHERE id IN (SELECT unnest(?))",
-        [list(latest)]).fetchall()}
+    found = con.execute(
+        f"""SELECT id, change_marker, gone, CAST(raw AS VARCHAR), changed_at FROM {table.name}
+            WHERE id IN (SELECT unnest(?))""", [list(latest)]).fetchall()
+    stored = {row[0]: row[1:4] for row in found}
+    known = {row[0]: row[4] for row in found}  # the previous version's instant: dates a repeated-hour time
+    rows = {record_id: _row(table, record, known.get(record_id)) for record_id, record in latest.items()}
     changed = [record_id for record_id, row in rows.items() if stored.get(record_id) is None
                # MemberCare's lastChange has second precision: a second edit within that second keeps the
                # marker, so the content decides.

@@ -33,5 +33,22 @@ def local_to_utc(text: str, *, fold: int = 0) -> datetime:
     return parse_local(text).replace(tzinfo=OSLO, fold=fold).astimezone(UTC)
 
 
+def resolve_local(text: str, known: datetime | None) -> datetime:
+    """The instant of a record's `lastChange`, given `known`: the instant of a version of the same record seen
+    before (None when there is none).
+
+    Outside the repeated autumn hour there is one answer. Inside it, the first occurrence, unless that lies
+    before `known` while the second does not: a record's versions follow each other in time, so a version
+    stamped before one already seen cannot be newer than it, and the second occurrence is the only reading
+    that fits. Anything else (nothing known, or `known` earlier than both) keeps the first occurrence; a
+    `known` later than both is inconsistent data and changes nothing either.
+    """
+    first = local_to_utc(text)
+    if known is None or first >= known:
+        return first
+    second = local_to_utc(text, fold=1)
+    return second if second >= known else first
+
+
 def utc_to_local(moment: datetime) -> str:
     return format_local(moment.astimezone(OSLO))

@@ -20,7 +20,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -28,16 +27,17 @@ from crm_membercare.engine.state import open_state
 from crm_membercare.mapping.flows import flow_by_name
 from crm_membercare.sandbox.serving import RunningServer, serve_in_thread
 from crm_membercare.systems import CustomCrmClient, MemberCareClient
-from crm_membercare_tests.chaos.actor import CRM_TOKEN, FLOW_RESOURCES, MC_API_KEY, UserActor
-from crm_membercare_tests.chaos.history import CRM, WriteLog
+from crm_membercare_tests.chaos.actor import CRM_TOKEN, MC_API_KEY, UserActor
+from crm_membercare_tests.chaos.history import Removal, WriteLog
 from crm_membercare_tests.chaos.oracle import Findings, check
 from crm_membercare_tests.chaos.storm import CI_SCALE
 from crm_membercare_tests.clients_support import Admin
-from crm_membercare_tests.engine_support import Snapshot, World
+from crm_membercare_tests.engine_support import World
 
 CLI = str(Path(sys.executable).with_name("crm-membercare"))
 RUN_TIMEOUT_S = 300
 MAX_QUIET_RUNS = 5
+CRASH_DELETES = ("products_products", "orders_invoices", "quotes_invoices")
 CRASH_CI_SCALE = {"users": 3, "customers": 6, "contacts": 16, "products": 5, "orders": 6, "quotes": 3}
 
 
@@ -72,72 +72,16 @@ class CrashResult:
     last_exit_codes: list[int]
     last_errors: list[str]  # the last stderr line of each run without kills that did not exit 0
     seconds: float
-    deletes: list[UserDelete]  # every delete the actor made, with the counterpart it saw at the last refresh
-    deletes_not_propagated: list[str]  # judged from the actor's own deletes and the systems (not the links)
 
+    @property
+    def deletes(self) -> list[Removal]:
+        """Every delete the actor made, with the counterpart it saw at the last refresh."""
+        return self.log.removals
 
-@dataclass(frozen=True)
-class UserDelete:
-    flow: str
-    side: str  # CRM | MC: where the user deleted
-    record_id: Any
-    counterpart: Any | None  # the other side's id, when the pair was linked (stamped both ways) at the last refresh
-    step: int
-
-
-class DeleteRecordingActor(UserActor):
-    """The actor, noting each delete and the counterpart it could see. Picks exactly as `UserActor` does (same
-    random draws in the same order), so a seed replays the same scenario."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.deletes: list[UserDelete] = []
-
-    def delete_crm(self, flow: str | None = None, record_id: Any = None) -> bool:
-        flow = flow or self.rng.choice(self.deletable_flows)
-        resource = FLOW_RESOURCES[flow][0]
-        record_id = record_id if record_id is not None else self._pick(self.catalog.crm.get(resource, {}))
-        if record_id is None:
-            return False
-        counterpart = next((m for c, m in self.catalog.pairs.get(flow, []) if c == record_id), None)
-        done = super().delete_crm(flow, record_id)
-        self.deletes.append(UserDelete(flow, CRM, record_id, counterpart, self.step))
-        return done
-
-    def delete_mc(self, flow: str | None = None, record_id: Any = None) -> bool:
-        flow = flow or self.rng.choice(self.deletable_flows)
-        resource = FLOW_RESOURCES[flow][1]
-        record_id = record_id if record_id is not None else self._pick(self.catalog.mc.get(resource, {}))
-        if record_id is None:
-            return False
-        counterpart = next((c for c, m in self.catalog.pairs.get(flow, []) if m == record_id), None)
-        done = super().delete_mc(flow, record_id)
-        self.deletes.append(UserDelete(flow, "membercare", record_id, counterpart, self.step))
-        return done
-
-
-def deletes_not_propagated(snap: Snapshot, deletes: list[UserDelete]) -> list[str]:
-    """Each user delete, read back from both systems: the deleted record is still gone, and the counterpart it
-    had is gone too (archived in the CRM; deleted, closed or, for a product still on invoices, inactive in
-    MemberCare: DESIGN C9)."""
-    wrong = []
-    for delete in deletes:
-        crm_res, mc_res, _ = FLOW_RESOURCES[delete.flow]
-        crm_id, mc_id = (delete.record_id, delete.counterpart) if delete.side == CRM else \
-            (delete.counterpart, delete.record_id)
-        if crm_id is not None and not _crm_gone(snap.crm[crm_res].get(crm_id)):
-            wrong.append(f"{delete}: CRM {crm_res} {crm_id} still live")
-        if mc_id is not None and not _mc_gone(snap.mc[mc_res].get(mc_id)):
-            wrong.append(f"{delete}: MemberCare {mc_res} {mc_id} still live")
-    return wrong
-
-
-def _crm_gone(record: dict | None) -> bool:
-    return record is None or bool(record.get("archived"))
-
-
-def _mc_gone(record: dict | None) -> bool:
-    return record is None or bool(record.get("closeDate")) or record.get("active") is False
+    @property
+    def deletes_not_propagated(self) -> list[str]:
+        """Judged by the oracle from the actor's own deletes and the systems (not the links)."""
+        return self.findings.deletes_not_propagated
 
 
 def run_crash(config: CrashConfig, root: Path) -> CrashResult:
@@ -153,10 +97,9 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
     env = {**os.environ, "CUSTOMCRM_BASE_URL": crm_server.api_url, "MEMBERCARE_BASE_URL": mc_server.api_url,
            "CRM_MEMBERCARE_DB": str(db_path), "CUSTOMCRM_TOKEN": CRM_TOKEN, "MEMBERCARE_API_KEY": MC_API_KEY}
     log = WriteLog()
-    # Only products are deleted here: deletes of parents and their children are the storm's business; this
-    # scenario is about kills.
-    actor = DeleteRecordingActor(crm_server.api_url, mc_server.api_url, config.seed, log,
-                                 deletable_flows=("products_products",))
+    # Products, orders and quotes are deleted here (nothing points at an order or a quote); deletes of parents
+    # with children are the storm's business: this scenario is about kills.
+    actor = UserActor(crm_server.api_url, mc_server.api_url, config.seed, log, deletable_flows=CRASH_DELETES)
     try:
         for server in (crm_server, mc_server):
             httpx.post(f"{server.root_url}/_sandbox/seed", timeout=300, json={
@@ -188,9 +131,7 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
                 break
         with open_state(db_path) as con:
             world = World(crm_server, mc_server, con, *admins)
-            snap = world.snapshot()
-            findings = check(world, log, snap)
-            not_propagated = deletes_not_propagated(snap, actor.deletes)
+            findings = check(world, log)
     finally:
         actor.close()
         for admin in admins:
@@ -198,7 +139,7 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
         crm_server.stop()
         mc_server.stop()
     return CrashResult(config, log, findings, kills, phases, len(not_recorded), completed, quiet_runs, exit_codes,
-                       errors, time.monotonic() - started, actor.deletes, not_propagated)
+                       errors, time.monotonic() - started)
 
 
 def _run_and_maybe_kill(env: dict, rng: random.Random, *, after_plan: bool) -> tuple[bool, str]:

@@ -45,6 +45,14 @@ def findings_rows(found: Findings) -> dict[str, object]:
         "link violations (not one-to-one)": len(found.link_violations),
         "outbox rows left pending or held": len(found.open_outbox),
         "conflicts recorded": found.conflicts,
+        "conflict winners checked against the policy (wrong)": f"{found.conflicts_judged} ({len(found.wrong_winners)})",
+        "conflicts not judgeable": ", ".join(f"{n} ({why})" for why, n in found.conflicts_unjudged.items()) or 0,
+        "open rejects the actor provoked / not provoked": f"{found.excused_rejects} / {len(found.unexplained_rejects)}",
+        "ambiguous matches the actor provoked / not provoked":
+            f"{found.excused_ambiguous} / {len(found.unexplained_ambiguous)}",
+        "user deletes not propagated": len(found.deletes_not_propagated),
+        "B6 invoice references checked (wrong)":
+            f"{found.checked_invoice_references} ({len(found.owner_mismatches)})",
     }
 
 

@@ -73,7 +73,7 @@ def run_storm(config: StormConfig, world: World) -> StormResult:
     per_round = -(-config.operations // config.cycles)
     try:
         actor.refresh()
-        actor.orphan_children()
+        actor.provoke_problems()
         while cycles < config.cycles or log.total_operations < config.operations:
             actor.refresh()
             target = min(config.operations, log.total_operations + per_round)
