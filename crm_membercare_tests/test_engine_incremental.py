@@ -8,7 +8,7 @@ import pytest
 
 from crm_membercare.engine.cycle import Cycle, EngineSettings, SyncEngine
 from crm_membercare.engine.extract import extract_changes, flows_reading, reconcile_ids
-from crm_membercare.engine.identity import MC_SYSTEM
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.engine.links import Link, LinkIndex, save_links
 from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.state import open_state, transaction
@@ -61,12 +61,12 @@ def test_a_cycle_lets_go_of_the_links_of_flows_it_is_done_with(world) -> None:
 
 
 def test_an_unchanged_ids_list_skips_the_comparison_and_a_changed_one_finds_the_delete(world) -> None:
-    table = raw_table(MC_SYSTEM, "products")
-    flows = flows_reading(MC_SYSTEM, "products")
+    table = raw_table(Side.MEMBERCARE, "products")
+    flows = flows_reading(Side.MEMBERCARE, "products")
     with world.clients() as (crm, mc):
         assert reconcile_ids(world.con, mc, table, flows) == (0, 0)
         digest = world.con.execute("SELECT ids_digest FROM sync.cursors WHERE system = ? AND resource = ?",
-                                   [MC_SYSTEM, "products"]).fetchall()[0][0]
+                                   [Side.MEMBERCARE, "products"]).fetchall()[0][0]
         assert digest is not None  # the list matched the stored ids: the next unchanged list is not compared
         victim = active_links(world.con, PRODUCTS)[0][1]
         mc.delete("products", victim)
@@ -77,8 +77,8 @@ def test_an_unchanged_ids_list_skips_the_comparison_and_a_changed_one_finds_the_
 def test_a_record_stored_and_deleted_between_two_checks_is_found_under_an_unchanged_list(world) -> None:
     """The list is the one last compared, but a record was stored since and is gone again: the live count
     differs from the list, so the comparison runs and the delete is found."""
-    table = raw_table(MC_SYSTEM, "products")
-    flows = flows_reading(MC_SYSTEM, "products")
+    table = raw_table(Side.MEMBERCARE, "products")
+    flows = flows_reading(Side.MEMBERCARE, "products")
     with world.clients() as (crm, mc):
         reconcile_ids(world.con, mc, table, flows)
         made = mc.create("products", {"productNumber": "P-BETWEEN", "name": "Between two checks"})
@@ -89,7 +89,7 @@ def test_a_record_stored_and_deleted_between_two_checks_is_found_under_an_unchan
 
 
 def test_with_an_interval_the_ids_list_is_not_read_until_it_is_due(world) -> None:
-    table = raw_table(MC_SYSTEM, "products")
+    table = raw_table(Side.MEMBERCARE, "products")
     victim = active_links(world.con, PRODUCTS)[-1][1]  # not the one an earlier test deleted
     world.cycle()
     world.mc_admin.clear_stats()

@@ -14,10 +14,26 @@ def test_a_new_file_is_migrated_and_an_existing_one_is_left_as_it_is(tmp_path):
     path = tmp_path / "sync.duckdb"
     with open_state(path) as con:
         assert schema_version(con) == len(MIGRATIONS)
-        con.execute("INSERT INTO sync.cursors (system, resource, cursor) VALUES ('customcrm', 'contacts', 'x')")
+        con.execute("INSERT INTO sync.cursors (system, resource, cursor) VALUES ('crm', 'contacts', 'x')")
     with open_state(path) as con:
         assert schema_version(con) == len(MIGRATIONS)
-        assert get_cursor(con, "customcrm", "contacts") == "x"
+        assert get_cursor(con, "crm", "contacts") == "x"
+
+
+def test_a_state_that_spelled_the_crm_side_customcrm_is_rewritten_to_crm(tmp_path):
+    """Before migration 5, dirty marks and cursors said 'customcrm' while rejects and ambiguous matches said
+    'crm'. A file of that age keeps its cursor and its marks under the one spelling."""
+    path = tmp_path / "state.duckdb"
+    with open_state(path) as con:
+        con.execute("DELETE FROM sync.schema_version WHERE version = 5")
+        con.execute("INSERT INTO sync.cursors (system, resource, cursor) VALUES ('customcrm', 'contacts', 'c1')")
+        con.execute("INSERT INTO sync.dirty (flow, side, record_id, since_cycle) VALUES "
+                    "('contacts_persons', 'customcrm', '7', 1), ('contacts_persons', 'membercare', '10001', 1)")
+    with open_state(path) as con:
+        assert schema_version(con) == len(MIGRATIONS)
+        assert get_cursor(con, "crm", "contacts") == "c1"
+        assert sorted(con.execute("SELECT side, record_id FROM sync.dirty").fetchall()) == [
+            ("crm", "7"), ("membercare", "10001")]
 
 
 def test_single_row_reads_leave_the_connection_free(tmp_path):

@@ -384,9 +384,9 @@ REVIEWED_INTERPOLATIONS = {
     "type_filter",
     "table.id_type", "key", "derived.owner_field", "column", "crm_stamp", "mc_stamp", "wanted",
     "_type_filter(flow, side)", "invoice_type_filter(flow, 'm.')", "invoice_type_filter(flow)",
-    "raw_table(MC_SYSTEM, flow.mc_resource).name", "'mc_id' if column == 'crm_id' else 'crm_id'",
+    "raw_table(Side.MEMBERCARE, flow.mc_resource).name", "'mc_id' if column == 'crm_id' else 'crm_id'",
     "' (READ_ONLY)' if read_only else ''", "'WHERE open' if open_only else ''", "'LIMIT ?' if limit else ''",
-    "typed", "flow.invoice_type", "CRM_SYSTEM", "MC_SYSTEM", "flow.crm_resource", "flow.mc_resource",
+    "typed", "flow.invoice_type", "Side.CRM", "Side.MEMBERCARE", "flow.crm_resource", "flow.mc_resource",
     "expected", "where", "mc_type", "restrict",  # qa.py: a scope filter made of `?` placeholders only
 }
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ATTACH|USE|WHERE|FROM|SET|AND|OR|LIMIT)\b")

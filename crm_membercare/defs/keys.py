@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from crm_membercare.engine.identity import CRM_SYSTEM
 from crm_membercare.engine.operations import TO_CRM, TO_MEMBERCARE
 from crm_membercare.engine.raw_schema import RawTable
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
 
 DIRECTIONS = (TO_MEMBERCARE, TO_CRM)
@@ -34,7 +34,7 @@ def raw_key(table: RawTable) -> dg.AssetKey:
 
 
 def raw_group(table: RawTable) -> str:
-    return CRM_GROUP if table.system == CRM_SYSTEM else MC_GROUP
+    return CRM_GROUP if table.system == Side.CRM else MC_GROUP
 
 
 def links_key(flow: Flow) -> dg.AssetKey:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import dagster as dg
 
 from crm_membercare.defs import keys
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.operations import TO_MEMBERCARE
 from crm_membercare.engine.raw_schema import RawTable, raw_table
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
 
 TABLE_NAME, COLUMN_SCHEMA, COLUMN_LINEAGE = "dagster/table_name", "dagster/column_schema", "dagster/column_lineage"
@@ -93,9 +93,9 @@ def raw_metadata(table: RawTable, flows: tuple[Flow, ...]) -> dict:
 
 
 def _paths_in(flow: Flow, table: RawTable) -> list[str]:
-    if table.system == CRM_SYSTEM and table.resource == flow.crm_resource:
+    if table.system == Side.CRM and table.resource == flow.crm_resource:
         return [field for column in mapped_columns(flow).values() for field in column.crm_fields]
-    if table.system == MC_SYSTEM and table.resource == flow.mc_resource:
+    if table.system == Side.MEMBERCARE and table.resource == flow.mc_resource:
         return [path for column in mapped_columns(flow).values() for path in column.mc_paths]
     return []
 
@@ -126,7 +126,7 @@ def _short_type(mc_type: str) -> str:
 
 
 def links_metadata(flow: Flow) -> dict:
-    crm, mc = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
+    crm, mc = raw_table(Side.CRM, flow.crm_resource), raw_table(Side.MEMBERCARE, flow.mc_resource)
     mapped = mapped_columns(flow)
     columns = list(LINK_COLUMNS) + [
         (name, _short_type(m.mc_type),

@@ -16,7 +16,6 @@ from typing import Any
 
 import duckdb
 
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import LinkIndex, load_bases
 from crm_membercare.engine.operations import (
     MC_SIDE,
@@ -31,6 +30,7 @@ from crm_membercare.engine.operations import (
 from crm_membercare.engine.plan import FlowInput
 from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.snapshot import dirty_ids, load_records, mc_id_of
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.canonical import base_value, base_values, fields_agree
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
 from crm_membercare.mapping.flows import FLOWS, Flow, flow_by_name
@@ -43,7 +43,7 @@ def _expected_sql(flow: Flow) -> tuple[str, list]:
     derived = flow.derived
     parts, params = [], []
     for through_name in derived.through:
-        table = raw_table(CRM_SYSTEM, flow_by_name(through_name).crm_resource)
+        table = raw_table(Side.CRM, flow_by_name(through_name).crm_resource)
         parts.append(
             f"""SELECT t.{derived.owner_field} AS crm_id, l.mc_id, l.flow AS through, l.crm_id AS owned
                 FROM sync.links l JOIN {table.name} t ON t.id = l.crm_id
@@ -74,7 +74,7 @@ def _differences(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[list, list
             WHERE x.crm_id IS NULL
                OR CAST(e.crm_id AS VARCHAR) IN (SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?)
                OR e.mc_id IN (SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?)""",
-        [*params, flow.name, flow.name, CRM_SYSTEM, flow.name, MC_SYSTEM],
+        [*params, flow.name, flow.name, Side.CRM, flow.name, Side.MEMBERCARE],
     ).fetchall()
     gone = con.execute(
         f"""WITH expected AS ({expected})
@@ -130,7 +130,7 @@ def owned_changed_since_planned(con: duckdb.DuckDBPyConnection, flow: Flow) -> s
         return None
     changed: set[tuple[str, int]] = set()
     for through_name in flow.derived.through:
-        table = raw_table(CRM_SYSTEM, flow_by_name(through_name).crm_resource)
+        table = raw_table(Side.CRM, flow_by_name(through_name).crm_resource)
         rows = con.execute(f"SELECT id FROM {table.name} WHERE extracted_at >= ?", [since]).fetchall()
         changed |= {(through_name, int(owned)) for (owned,) in rows}
     return changed
@@ -161,7 +161,7 @@ def _changed_since(con: duckdb.DuckDBPyConnection, flow: Flow, since: datetime) 
     if con.execute("SELECT count(*) FROM sync.dirty WHERE flow = ?", [flow.name]).fetchall()[0][0]:
         return True
     for through_name in flow.derived.through:
-        table = raw_table(CRM_SYSTEM, flow_by_name(through_name).crm_resource)
+        table = raw_table(Side.CRM, flow_by_name(through_name).crm_resource)
         changed = con.execute(
             f"""SELECT (SELECT max(extracted_at) FROM {table.name}) >= ?
                     OR (SELECT max(updated_at) FROM sync.links WHERE flow = ?) >= ?""",
@@ -176,8 +176,8 @@ def _plan_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext,
     expected = {(int(owner), mc_id_of(flow, mc_id)): (through, int(owned)) for owner, mc_id, through, owned, _ in rows}
     linked = {(int(owner), mc_id_of(flow, mc_id)) for owner, mc_id, _, _, is_linked in rows if is_linked}
     todo = list(expected)
-    users = load_records(con, raw_table(CRM_SYSTEM, flow.crm_resource), sorted({p[0] for p in todo}))
-    invoices = load_records(con, raw_table(MC_SYSTEM, flow.mc_resource), sorted({p[1] for p in todo}))
+    users = load_records(con, raw_table(Side.CRM, flow.crm_resource), sorted({p[0] for p in todo}))
+    invoices = load_records(con, raw_table(Side.MEMBERCARE, flow.mc_resource), sorted({p[1] for p in todo}))
     bases = load_bases(con, flow.name, [pair for pair in todo if pair in linked])
     for pair in todo:
         user, invoice = users.get(pair[0]), invoices.get(pair[1])
@@ -227,12 +227,12 @@ def _unowned_with_owner_key(con: duckdb.DuckDBPyConnection, flow: Flow, key_row:
     A key the sync itself wrote for an owner since cleared in the CRM (it equals the key the ended link's
     base holds) names nobody new: the CRM's clear stands."""
     derived = flow.derived
-    mc_table = raw_table(MC_SYSTEM, flow.mc_resource)
+    mc_table = raw_table(Side.MEMBERCARE, flow.mc_resource)
     mc_type = mc_table.id_type
     column = next(name for name, _, path in mc_table.columns if path == derived.mc_owner_path)
     parts, params = [], []
     for through_name in derived.through:
-        table = raw_table(CRM_SYSTEM, flow_by_name(through_name).crm_resource)
+        table = raw_table(Side.CRM, flow_by_name(through_name).crm_resource)
         parts.append(
             f"""SELECT l.flow, l.crm_id, l.mc_id, trim(m.{column})
                 FROM sync.links l JOIN {table.name} t ON t.id = l.crm_id
@@ -249,13 +249,13 @@ def _unowned_with_owner_key(con: duckdb.DuckDBPyConnection, flow: Flow, key_row:
                                WHERE u.flow = ? AND u.mc_id = l.mc_id AND u.state = 'ended'
                                  AND lower(json_extract_string(u.base_mc, '$.' || ?)) = lower(trim(m.{column})))))""")
         params += [through_name, flow.name, MC_SIDE, derived.mc_owner_path,
-                   since, since, flow.name, MC_SYSTEM, flow.name, key_row]
+                   since, since, flow.name, Side.MEMBERCARE, flow.name, key_row]
     rows = con.execute(" UNION ALL ".join(parts), params).fetchall()
     return [(through, int(owned), mc_id, key or "") for through, owned, mc_id, key in rows]
 
 
 def _users_by_key(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, list[int]]:
-    table = raw_table(CRM_SYSTEM, flow.crm_resource)
+    table = raw_table(Side.CRM, flow.crm_resource)
     key = flow.derived.crm_owner_key
     rows = con.execute(f"SELECT id, lower(trim({key})) FROM {table.name} WHERE gone IS NULL AND {key} IS NOT NULL")
     found: dict[str, list[int]] = {}

@@ -14,7 +14,6 @@ import duckdb
 
 from crm_membercare.engine import outbox
 from crm_membercare.engine.extract import flows_reading, mark_dirty
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, merge_bases, save_links
 from crm_membercare.engine.match_keys import store_gone, store_records
 from crm_membercare.engine.operations import (
@@ -30,6 +29,7 @@ from crm_membercare.engine.operations import (
 )
 from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.records import close_rejects, record_rejects
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
 
 COUNTED = {CREATE: "created", UPDATE: "updated", DELETE: "deleted"}
@@ -106,8 +106,8 @@ class BatchRecord:
         if op.based_on is None and op.kind == UPDATE:
             # An unconditional write's answer may carry a user's concurrent edit: plan the record again
             # rather than take the stored copy for what the sync already knows.
-            self.unconditional += [(CRM_SYSTEM, crm_resource, r["id"]) for r in effects.crm_records]
-            self.unconditional += [(MC_SYSTEM, flow.mc_resource, r[flow.mc_id_field]) for r in effects.mc_records]
+            self.unconditional += [(Side.CRM, crm_resource, r["id"]) for r in effects.crm_records]
+            self.unconditional += [(Side.MEMBERCARE, flow.mc_resource, r[flow.mc_id_field]) for r in effects.mc_records]
         self.crm_gone.setdefault(crm_resource, []).extend(effects.crm_gone)
         self.mc_records += effects.mc_records
         self.mc_deleted += [mc_id for mc_id, _ in effects.mc_gone]
@@ -129,16 +129,16 @@ class BatchRecord:
     def store(self, con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int) -> None:
         """Everything gathered, written to the state (inside the caller's transaction)."""
         for resource, records in self.crm_records.items():
-            store_records(con, raw_table(CRM_SYSTEM, resource), records)
+            store_records(con, raw_table(Side.CRM, resource), records)
         for resource, gone in self.crm_gone.items():
             for state in {s for _, s in gone}:
-                store_gone(con, raw_table(CRM_SYSTEM, resource), [i for i, s in gone if s == state], state)
-        mc_table = raw_table(MC_SYSTEM, flow.mc_resource)
+                store_gone(con, raw_table(Side.CRM, resource), [i for i, s in gone if s == state], state)
+        mc_table = raw_table(Side.MEMBERCARE, flow.mc_resource)
         store_records(con, mc_table, self.mc_records)
         store_gone(con, mc_table, self.mc_deleted, "deleted")
         for side in (CRM_SIDE, MC_SIDE):
             ids = [record_id for s, record_id in self.dirty if s == side]
-            mark_dirty(con, [flow.name], CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM, ids, cycle_id)
+            mark_dirty(con, [flow.name], side, ids, cycle_id)
         for system, resource, record_id in self.unconditional:
             mark_dirty(con, flows_reading(system, resource), system, [record_id], cycle_id)
         save_links(con, self.new_links)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from crm_membercare.engine.identity import CRM_SYSTEM
 from crm_membercare.engine.match_keys import store_gone, store_records
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.state import transaction
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import FLOWS, Flow
 
 Progress = Callable[[str], None]
@@ -37,7 +37,7 @@ class ExtractResult:
 
 def flows_reading(system: str, resource: str, flows: tuple[Flow, ...] = FLOWS) -> list[str]:
     """The flows whose planning depends on a change to this resource."""
-    return [f.name for f in flows if (f.crm_resource if system == CRM_SYSTEM else f.mc_resource) == resource]
+    return [f.name for f in flows if (f.crm_resource if system == Side.CRM else f.mc_resource) == resource]
 
 
 def get_cursor(con: duckdb.DuckDBPyConnection, system: str, resource: str) -> str | None:

@@ -7,14 +7,15 @@ outcome can be looked up, and the link table can be rebuilt from the systems the
 
 from __future__ import annotations
 
-CRM_SYSTEM, MC_SYSTEM = "customcrm", "membercare"
+# The prefixes of the identity stamps written into both systems (their wire format: never renamed).
+CRM_STAMP, MC_STAMP = "customcrm", "membercare"
 
 
 def crm_identity(resource: str, crm_id: int) -> str:
     """What a MemberCare record linked to this CRM record carries in `externalId`."""
-    return f"{CRM_SYSTEM}:{resource}:{crm_id}"
+    return f"{CRM_STAMP}:{resource}:{crm_id}"
 
 
 def mc_identity(resource: str, mc_id: int | str) -> str:
     """What a CRM record linked to this MemberCare record carries in `external_ref`."""
-    return f"{MC_SYSTEM}:{resource}:{mc_id}"
+    return f"{MC_STAMP}:{resource}:{mc_id}"

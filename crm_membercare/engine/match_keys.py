@@ -12,20 +12,17 @@ from collections.abc import Iterable
 import duckdb
 import pandas as pd
 
-from crm_membercare.engine.identity import CRM_SYSTEM
 from crm_membercare.engine.matching import KeyIndex
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.raw_store import gone_state, mark_deleted, upsert_records
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import FLOWS, Flow
 
 
 def _flows_matching(table: RawTable) -> list[Flow]:
-    side_resource = "crm_resource" if table.system == CRM_SYSTEM else "mc_resource"
+    side_resource = "crm_resource" if table.system == Side.CRM else "mc_resource"
     return [f for f in FLOWS if f.match is not None and getattr(f, side_resource) == table.resource]
 
-
-def _side(table: RawTable) -> str:
-    return "crm" if table.system == CRM_SYSTEM else "membercare"
 
 
 def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[dict]) -> None:
@@ -34,7 +31,7 @@ def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[d
     flows = _flows_matching(table)
     if not records or not flows:
         return
-    side = _side(table)
+    side = table.system
     rows = []
     for flow in flows:
         rule = flow.match
@@ -67,7 +64,7 @@ def forget(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> None:
         con.execute(
             """DELETE FROM sync.match_keys
                WHERE side = ? AND record_id IN (SELECT unnest(?)) AND flow IN (SELECT unnest(?))""",
-            [_side(table), [str(i) for i in ids], flows],
+            [table.system, [str(i) for i in ids], flows],
         )
 
 

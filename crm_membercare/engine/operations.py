@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from crm_membercare.engine.merge import FieldConflict
+from crm_membercare.engine.vocabulary import Direction, OpKind, Side
 
-TO_MEMBERCARE, TO_CRM = "to_membercare", "to_crm"
-CREATE, UPDATE, DELETE = "create", "update", "delete"
-CRM_SIDE, MC_SIDE = "crm", "membercare"
+TO_MEMBERCARE, TO_CRM = Direction.TO_MEMBERCARE, Direction.TO_CRM
+CREATE, UPDATE, DELETE = OpKind.CREATE, OpKind.UPDATE, OpKind.DELETE
+CRM_SIDE, MC_SIDE = Side.CRM, Side.MEMBERCARE
 
 
 @dataclass(frozen=True)

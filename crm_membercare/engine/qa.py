@@ -20,12 +20,12 @@ from typing import Any
 import duckdb
 
 from crm_membercare.engine.derived import expected_pairs, owned_changed_since_planned
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import load_links
 from crm_membercare.engine.operations import CREATE, CRM_SIDE, MC_SIDE, TO_CRM, TO_MEMBERCARE
 from crm_membercare.engine.outbox import pending
 from crm_membercare.engine.raw_schema import RawTable, raw_table
 from crm_membercare.engine.snapshot import invoice_type_filter
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.canonical import disagreeing_fields
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
 from crm_membercare.mapping.countries import CountryTable
@@ -119,7 +119,7 @@ def _scoped(finding: Finding, scope: Scope | None) -> Finding:
 
 
 def _side_table(flow: Flow, side: str) -> RawTable:
-    return raw_table(CRM_SYSTEM, flow.crm_resource) if side == CRM_SIDE else raw_table(MC_SYSTEM, flow.mc_resource)
+    return raw_table(Side.CRM, flow.crm_resource) if side == CRM_SIDE else raw_table(Side.MEMBERCARE, flow.mc_resource)
 
 
 def _type_filter(flow: Flow, side: str) -> str:
@@ -154,7 +154,7 @@ def linked_coverage(con: duckdb.DuckDBPyConnection, flow: Flow, side: str, scope
     live = _ids(con, f"SELECT id FROM {table.name} WHERE gone IS NULL{_type_filter(flow, side)}{restrict}", params)
     linked = _ids(con, f"SELECT {column} FROM sync.links WHERE flow = ?", [flow.name])
     unlinked = live - linked
-    system = CRM_SYSTEM if side == CRM_SIDE else MC_SYSTEM
+    system = Side(side)
     direction = TO_MEMBERCARE if side == CRM_SIDE else TO_CRM
     reasons = {
         "open reject": _ids(con, "SELECT record_id FROM sync.rejects WHERE flow = ? AND side = ? AND open",
@@ -180,7 +180,7 @@ def _derived_coverage(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
     expected = {f"{crm_id}:{mc_id}" for crm_id, mc_id in pairs}
     linked = {f"{c}:{m}" for c, m in con.execute(
         "SELECT crm_id, mc_id FROM sync.links WHERE flow = ? AND state = 'active'", [flow.name]).fetchall()}
-    dirty_users = _ids(con, "SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?", [flow.name, CRM_SYSTEM])
+    dirty_users = _ids(con, "SELECT record_id FROM sync.dirty WHERE flow = ? AND side = ?", [flow.name, Side.CRM])
     in_flight = {pair for pair in expected if pair.split(":")[0] in dirty_users}
     if expected - linked - in_flight:
         # an order or quote changed after the flow was last planned (an owner it gave from an invoice's key):
@@ -264,7 +264,7 @@ def _pairs_in_flight(con: duckdb.DuckDBPyConnection, flow: Flow) -> set[str]:
     pairs |= {f"{c}:{m}" for c, m in con.execute(
         """SELECT l.crm_id, l.mc_id FROM sync.links l JOIN sync.dirty d ON d.flow = l.flow AND
                ((d.side = ? AND d.record_id = CAST(l.crm_id AS VARCHAR)) OR (d.side = ? AND d.record_id = l.mc_id))
-           WHERE l.flow = ?""", [CRM_SYSTEM, MC_SYSTEM, flow.name]).fetchall()}
+           WHERE l.flow = ?""", [Side.CRM, Side.MEMBERCARE, flow.name]).fetchall()}
     return pairs
 
 

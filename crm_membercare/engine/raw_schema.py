@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crm_membercare.engine.vocabulary import Side
+
 
 @dataclass(frozen=True)
 class RawTable:
-    system: str  # "customcrm" | "membercare"
+    system: Side
     resource: str
     id_field: str
     id_type: str
@@ -19,7 +21,7 @@ class RawTable:
 
     @property
     def schema(self) -> str:
-        return "crm" if self.system == "customcrm" else "membercare"
+        return "crm" if self.system == Side.CRM else "membercare"
 
     @property
     def name(self) -> str:
@@ -27,11 +29,11 @@ class RawTable:
 
 
 def _crm(resource: str, *columns: tuple[str, str]) -> RawTable:
-    return RawTable("customcrm", resource, "id", "BIGINT", tuple((c, t, c) for c, t in columns))
+    return RawTable(Side.CRM, resource, "id", "BIGINT", tuple((c, t, c) for c, t in columns))
 
 
 def _mc(resource: str, id_field: str, id_type: str, *columns: tuple[str, str, str]) -> RawTable:
-    return RawTable("membercare", resource, id_field, id_type, columns)
+    return RawTable(Side.MEMBERCARE, resource, id_field, id_type, columns)
 
 
 ADDRESS = (("street", "VARCHAR"), ("postal_code", "VARCHAR"), ("city", "VARCHAR"), ("country", "VARCHAR"))

@@ -9,11 +9,12 @@ import duckdb
 import pandas as pd
 
 from crm_membercare.engine.raw_schema import RawTable
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.systems.oslo_time import resolve_local
 
 
 def change_marker(table: RawTable, record: dict) -> str:
-    return str(record["updated_at"] if table.system == "customcrm" else record["lastChange"])
+    return str(record["updated_at"] if table.system == Side.CRM else record["lastChange"])
 
 
 def changed_at(table: RawTable, record: dict, known: datetime | None = None) -> datetime | None:
@@ -21,7 +22,7 @@ def changed_at(table: RawTable, record: dict, known: datetime | None = None) -> 
     occurrence unless that is earlier than `known`, the stored instant of the record's previous version
     (`oslo_time.resolve_local`; docs/sync.md, "The repeated autumn hour")."""
     try:
-        if table.system == "customcrm":
+        if table.system == Side.CRM:
             return datetime.fromisoformat(record["updated_at"].replace("Z", "+00:00")).astimezone(UTC)
         return resolve_local(record["lastChange"], known)
     except (KeyError, TypeError, ValueError):
@@ -29,7 +30,7 @@ def changed_at(table: RawTable, record: dict, known: datetime | None = None) -> 
 
 
 def gone_state(table: RawTable, record: dict) -> str | None:
-    if table.system == "customcrm":
+    if table.system == Side.CRM:
         return "archived" if record.get("archived") else None
     return "closed" if record.get("closeDate") else None
 
@@ -43,8 +44,8 @@ def _row(table: RawTable, record: dict, known: datetime | None = None) -> dict:
         "id": record[table.id_field],
         "changed_at": changed_at(table, record, known),
         "change_marker": change_marker(table, record),
-        "version": record.get("version") if table.system == "customcrm" else None,
-        "external_id": record.get("external_ref" if table.system == "customcrm" else "externalId"),
+        "version": record.get("version") if table.system == Side.CRM else None,
+        "external_id": record.get("external_ref" if table.system == Side.CRM else "externalId"),
         "gone": gone_state(table, record),
         "raw": json.dumps(record, ensure_ascii=False),
     }

@@ -12,7 +12,7 @@ import pandas as pd
 
 from crm_membercare.engine import outbox
 from crm_membercare.engine.extract import mark_dirty
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM, crm_identity, mc_identity
+from crm_membercare.engine.identity import CRM_STAMP, MC_STAMP, crm_identity, mc_identity
 from crm_membercare.engine.links import (
     Link,
     LinkIndex,
@@ -36,6 +36,7 @@ from crm_membercare.engine.records import (
     record_rejects,
 )
 from crm_membercare.engine.unresolvable import sort_waits
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow, MatchRule
 from crm_membercare.mapping.links import MappingContext
 
@@ -58,7 +59,7 @@ def invoice_type_filter(flow: Flow, alias: str = "") -> str:
 def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flow: Flow | None = None) -> dict:
     if not ids:
         return {}
-    type_filter = invoice_type_filter(flow) if flow is not None and table.system == MC_SYSTEM else ""
+    type_filter = invoice_type_filter(flow) if flow is not None and table.system == Side.MEMBERCARE else ""
     rows = con.execute(
         f"""SELECT id, raw, gone, changed_at, version, change_marker FROM {table.name}
             WHERE id IN (SELECT unnest(?)){type_filter}""",
@@ -72,8 +73,8 @@ def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flo
 
 def dirty_ids(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[set, set]:
     rows = con.execute("SELECT side, record_id FROM sync.dirty WHERE flow = ?", [flow.name]).fetchall()
-    crm = {int(r) for side, r in rows if side == CRM_SYSTEM}
-    mc = {mc_id_of(flow, r) for side, r in rows if side == MC_SYSTEM}
+    crm = {int(r) for side, r in rows if side == Side.CRM}
+    mc = {mc_id_of(flow, r) for side, r in rows if side == Side.MEMBERCARE}
     return crm, mc
 
 
@@ -86,8 +87,8 @@ def identity_claims(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, m
     """
     if not crm_ids and not mc_ids:
         return []
-    crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
-    crm_prefix, mc_prefix = f"{CRM_SYSTEM}:{flow.crm_resource}:", f"{MC_SYSTEM}:{flow.mc_resource}:"
+    crm_table, mc_table = raw_table(Side.CRM, flow.crm_resource), raw_table(Side.MEMBERCARE, flow.mc_resource)
+    crm_prefix, mc_prefix = f"{CRM_STAMP}:{flow.crm_resource}:", f"{MC_STAMP}:{flow.mc_resource}:"
     mc_type = mc_table.id_type
     type_filter = invoice_type_filter(flow, "m.")
     # Each side's stamp names the other record's id: compared as text with the stamps of the given ids, or
@@ -165,8 +166,8 @@ def prefetch_references(links: LinkIndex, flow: Flow, crm_records: Iterable[Reco
     for row in flow.rows:
         if not row.references:
             continue
-        for side, records in ((CRM_SYSTEM, crm_records), (MC_SYSTEM, mc_records)):
-            read = row.transform.raw_crm if side == CRM_SYSTEM else row.transform.raw_mc
+        for side, records in ((Side.CRM, crm_records), (Side.MEMBERCARE, mc_records)):
+            read = row.transform.raw_crm if side == Side.CRM else row.transform.raw_mc
             for record in records:
                 for raw in read(record.raw):
                     if getattr(raw.codec, "kind", None) != "reference" or not isinstance(raw.value, int | str):
@@ -175,7 +176,7 @@ def prefetch_references(links: LinkIndex, flow: Flow, crm_records: Iterable[Reco
                     throughs = [raw.codec.through] if getattr(raw.codec, "through", "") else row.references
                     for through in throughs:
                         crm_ids, mc_ids = wanted.setdefault(through, (set(), set()))
-                        if side == MC_SYSTEM:
+                        if side == Side.MEMBERCARE:
                             mc_ids.add(str(raw.value))
                         elif isinstance(raw.value, int) or str(raw.value).isdigit():
                             crm_ids.add(int(raw.value))
@@ -207,7 +208,7 @@ def load_flow_input(
     their links' bases, and the match keys that the unlinked ones share with any live record."""
     dirty_crm, dirty_mc = dirty if dirty is not None else dirty_ids(con, flow)
     dirty_crm, dirty_mc = set(dirty_crm), set(dirty_mc)
-    crm_table, mc_table = raw_table(CRM_SYSTEM, flow.crm_resource), raw_table(MC_SYSTEM, flow.mc_resource)
+    crm_table, mc_table = raw_table(Side.CRM, flow.crm_resource), raw_table(Side.MEMBERCARE, flow.mc_resource)
     # The links planning asks for, read in bulk: the dirty records' own, and for a large change the whole
     # of the flows their references go through (one scan instead of a query per reference).
     links.fetch(flow.name, dirty_crm, dirty_mc)
@@ -265,7 +266,7 @@ def still_referenced(con: duckdb.DuckDBPyConnection, flow: Flow, mc_ids: list) -
     wanted = [str(i) for i in mc_ids]
     found: set = set()
     for resource, path in kept.referenced_by:
-        table = raw_table(MC_SYSTEM, resource)
+        table = raw_table(Side.MEMBERCARE, resource)
         rows = con.execute(
             f"""SELECT DISTINCT ref FROM (
                     SELECT unnest(json_extract_string(raw, ?)) AS ref FROM {table.name} WHERE gone IS NULL)
@@ -276,10 +277,10 @@ def still_referenced(con: duckdb.DuckDBPyConnection, flow: Flow, mc_ids: list) -
 
 def retry_ambiguous(con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int) -> None:
     """Records left unmatched for a shared key are looked at again every cycle: the duplicate may be gone."""
-    for side, system in (("crm", CRM_SYSTEM), ("membercare", MC_SYSTEM)):
+    for side in Side:
         ids = [r[0] for r in con.execute(
             "SELECT record_id FROM sync.ambiguous WHERE flow = ? AND side = ?", [flow.name, side]).fetchall()]
-        mark_dirty(con, [flow.name], system, ids, cycle_id)
+        mark_dirty(con, [flow.name], side, ids, cycle_id)
 
 
 def chunks(dirty: tuple[set, set], size: int) -> Iterator[tuple[set, set]]:
@@ -325,23 +326,23 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
     clear_ambiguous(con, flow.name, "membercare", given.dirty_mc)
     record_ambiguous(con, plan.ambiguous)
     outbox.enqueue(con, plan.operations, cycle_id)
-    for side, ids in ((CRM_SYSTEM, given.dirty_crm), (MC_SYSTEM, given.dirty_mc)):
+    for side, ids in ((Side.CRM, given.dirty_crm), (Side.MEMBERCARE, given.dirty_mc)):
         if ids:
             con.execute("DELETE FROM sync.dirty WHERE flow = ? AND side = ? AND record_id IN (SELECT unnest(?))",
                         [flow.name, side, [str(i) for i in ids]])
     # What waits for a reference is planned again next cycle; so is a reject for a reference that cannot
     # resolve, without a wait reason (it is not waiting: the reject says what a person has to do).
     for wait in waiting:
-        system = CRM_SYSTEM if wait.side == "crm" else MC_SYSTEM
+        system = Side(wait.side)
         mark_dirty(con, [flow.name], system, [wait.record_id], cycle_id, reason=wait.reason)
     for reject in unresolvable:
-        system = CRM_SYSTEM if reject.side == "crm" else MC_SYSTEM
+        system = Side(reject.side)
         mark_dirty(con, [flow.name], system, [reject.record_id], cycle_id)
     if flow.invoice_type:
         # Invoices of the other type were never this flow's: drop their marks too.
         con.execute(
             f"""DELETE FROM sync.dirty WHERE flow = ? AND side = ? AND record_id NOT IN (
-                    SELECT CAST(id AS VARCHAR) FROM {raw_table(MC_SYSTEM, flow.mc_resource).name}
+                    SELECT CAST(id AS VARCHAR) FROM {raw_table(Side.MEMBERCARE, flow.mc_resource).name}
                     WHERE true{invoice_type_filter(flow)})""",
-            [flow.name, MC_SYSTEM],
+            [flow.name, Side.MEMBERCARE],
         )

@@ -148,8 +148,15 @@ def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE sync.cycles ADD COLUMN error VARCHAR")
 
 
+def _migration_5(con: duckdb.DuckDBPyConnection) -> None:
+    # One spelling of a side (`engine.vocabulary.Side`): dirty marks and cursors said "customcrm" where rejects,
+    # ambiguous matches and match keys said "crm". The identity stamps in the systems keep "customcrm:".
+    con.execute("UPDATE sync.dirty SET side = 'crm' WHERE side = 'customcrm'")
+    con.execute("UPDATE sync.cursors SET system = 'crm' WHERE system = 'customcrm'")
+
+
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
-    _migration_1, _migration_2, _migration_3, _migration_4)
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -25,13 +25,13 @@ from crm_membercare.engine.extract import (
     read_ids,
     reconcile_ids,
 )
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.links import LinkIndex
 from crm_membercare.engine.operations import PlanSummary
 from crm_membercare.engine.plan import plan_flow
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
 from crm_membercare.engine.snapshot import chunks, dirty_ids, load_flow_input, retry_ambiguous, save_plan
 from crm_membercare.engine.state import transaction
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.countries import CountryTable
 from crm_membercare.mapping.flows import FLOWS, Flow
 from crm_membercare.mapping.links import MappingContext
@@ -141,10 +141,10 @@ class SyncEngine:
 
     # --- steps ---------------------------------------------------------------------------------------
     def extract(self, table: RawTable) -> ExtractResult:
-        client = self.crm if table.system == CRM_SYSTEM else self.mc
+        client = self.crm if table.system == Side.CRM else self.mc
         flows = flows_reading(table.system, table.resource, self.flows)
         result = extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id, progress=self.progress)
-        if table.system == MC_SYSTEM:
+        if table.system == Side.MEMBERCARE:
             result = _with_ids(result, *reconcile_ids(self.con, client, table, flows, cycle_id=self.cycle_id,
                                                       interval_s=self.settings.ids_interval_s))
         self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")
@@ -159,11 +159,11 @@ class SyncEngine:
         listing: dict[str, Future] = {}
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ids") as pool:
             for table in tables:
-                client = self.crm if table.system == CRM_SYSTEM else self.mc
+                client = self.crm if table.system == Side.CRM else self.mc
                 flows = flows_reading(table.system, table.resource, self.flows)
                 results.append(extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id,
                                                progress=self.progress))
-                if table.system == MC_SYSTEM and ids_due(self.con, table, self.settings.ids_interval_s):
+                if table.system == Side.MEMBERCARE and ids_due(self.con, table, self.settings.ids_interval_s):
                     listing[table.name] = pool.submit(read_ids, self.mc, table.resource)
             for position, table in enumerate(tables):
                 if table.name in listing:

@@ -14,9 +14,9 @@ from typing import Any
 
 import duckdb
 
-from crm_membercare.engine.identity import CRM_SYSTEM, MC_SYSTEM
 from crm_membercare.engine.operations import CRM_SIDE, MC_SIDE, Reject, Waiting
 from crm_membercare.engine.raw_schema import raw_table
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import flow_by_name
 
 GONE_WORDS = {"archived": "was archived", "closed": "was closed", "deleted": "was deleted"}
@@ -51,7 +51,8 @@ def _why_not(con: duckdb.DuckDBPyConnection, wait: Waiting) -> str | None:
     found = []
     for through in wait.through.split(" or "):
         flow = flow_by_name(through)
-        table = raw_table(CRM_SYSTEM if crm_side else MC_SYSTEM, flow.crm_resource if crm_side else flow.mc_resource)
+        side = Side.CRM if crm_side else Side.MEMBERCARE
+        table = raw_table(side, flow.crm_resource if crm_side else flow.mc_resource)
         key = _typed(table.id_type, wait.reference_id)
         if key is None:
             continue
@@ -62,7 +63,7 @@ def _why_not(con: duckdb.DuckDBPyConnection, wait: Waiting) -> str | None:
     if not found:
         if crm_side:
             return None  # not extracted yet: the CRM never deletes a record for good
-        resources = " or ".join(raw_table(MC_SYSTEM, flow_by_name(t).mc_resource).resource
+        resources = " or ".join(raw_table(Side.MEMBERCARE, flow_by_name(t).mc_resource).resource
                                 for t in wait.through.split(" or "))
         return (f"cannot resolve: {system} {resources} {wait.reference_id} does not exist (deleted, or never "
                 "existed); change the reference")
@@ -74,7 +75,7 @@ def _why_not(con: duckdb.DuckDBPyConnection, wait: Waiting) -> str | None:
     side = CRM_SIDE if crm_side else MC_SIDE
     waits_itself = con.execute(
         "SELECT reason FROM sync.dirty WHERE flow = ? AND side = ? AND record_id = ? AND reason IS NOT NULL",
-        [flow.name, CRM_SYSTEM if crm_side else MC_SYSTEM, str(wait.reference_id)]).fetchall()
+        [flow.name, Side.CRM if crm_side else Side.MEMBERCARE, str(wait.reference_id)]).fetchall()
     if waits_itself:
         return f"waits for {named}, which itself {waits_itself[0][0]}"
     rejected = con.execute(
