@@ -8,10 +8,10 @@ import pytest
 
 from crm_membercare.engine.cycle import Cycle, EngineSettings, SyncEngine
 from crm_membercare.engine.extract import extract_changes, flows_reading, reconcile_ids
-from crm_membercare.engine.vocabulary import Side
 from crm_membercare.engine.links import Link, LinkIndex, save_links
 from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.state import open_state, transaction
+from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import FLOWS, flow_by_name
 from crm_membercare_tests.engine_support import active_links, synced_world
 
