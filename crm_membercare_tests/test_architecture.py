@@ -4,6 +4,7 @@ taken from another module, no function longer than a screen, and a step list tha
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -114,3 +115,24 @@ def test_a_dependency_on_an_unknown_flow_or_a_circle_fails_at_load():
     circular = replace(customers, rows=(*customers.rows, replace(contacts.rows[0], references=("contacts_persons",))))
     with pytest.raises(FlowOrderError, match="circle"):
         ordered_flows([circular, contacts])
+
+
+# Each state table has one module that writes it (the migrations aside); the others read it.
+TABLE_OWNERS = {
+    "dirty": "dirty.py", "cursors": "cursors.py", "outbox": "outbox.py", "links": "links.py",
+    "rejects": "records.py", "conflicts": "records.py", "ambiguous": "records.py", "cycles": "sync_engine.py",
+    "cycle_flows": "sync_engine.py", "match_keys": "match_keys.py", "breakers": "breaker.py",
+    "qa_failing": "qa.py",
+}
+WRITE = re.compile(r"\b(?:INSERT\s+(?:OR\s+REPLACE\s+)?INTO|UPDATE|DELETE\s+FROM)\s+sync\.(\w+)")
+
+
+def test_each_state_table_is_written_by_one_module():
+    writers: dict[str, set[str]] = {}
+    for path in sorted((PACKAGE / "engine").glob("*.py")):
+        if path.name == "state.py":  # the migrations create and upgrade every table
+            continue
+        for table in WRITE.findall(path.read_text()):
+            writers.setdefault(table, set()).add(path.name)
+    assert writers == {table: {owner} for table, owner in TABLE_OWNERS.items() if table in writers}
+    assert set(writers) <= set(TABLE_OWNERS), set(writers) - set(TABLE_OWNERS)

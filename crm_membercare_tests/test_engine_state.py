@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from crm_membercare.engine import breaker
-from crm_membercare.engine.extract import get_cursor
+from crm_membercare.engine.cursors import get_cursor
 from crm_membercare.engine.state import CATALOG, MIGRATIONS, open_state, schema_version
 
 

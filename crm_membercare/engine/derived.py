@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from crm_membercare.engine.cursors import get_cursor, set_cursor
 from crm_membercare.engine.links import LinkIndex, load_bases
 from crm_membercare.engine.operations import (
     MC_SIDE,
@@ -142,17 +143,12 @@ def _watermark_key(flow: Flow) -> list:
 
 
 def _planned_at(con: duckdb.DuckDBPyConnection, flow: Flow) -> datetime | None:
-    rows = con.execute("SELECT cursor FROM sync.cursors WHERE system = ? AND resource = ?",
-                       _watermark_key(flow)).fetchall()
-    return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+    cursor = get_cursor(con, *_watermark_key(flow))
+    return datetime.fromisoformat(cursor) if cursor else None
 
 
 def _record_planned_at(con: duckdb.DuckDBPyConnection, flow: Flow, started: datetime) -> None:
-    con.execute(
-        """INSERT INTO sync.cursors (system, resource, cursor, updated_at) VALUES (?, ?, ?, now())
-           ON CONFLICT (system, resource) DO UPDATE SET cursor = excluded.cursor, updated_at = now()""",
-        [*_watermark_key(flow), started.isoformat()],
-    )
+    set_cursor(con, *_watermark_key(flow), started.isoformat())
 
 
 def _changed_since(con: duckdb.DuckDBPyConnection, flow: Flow, since: datetime) -> bool:

@@ -13,7 +13,8 @@ from typing import Any
 import duckdb
 
 from crm_membercare.engine import outbox
-from crm_membercare.engine.extract import flows_reading, mark_dirty
+from crm_membercare.engine.dirty import mark_dirty
+from crm_membercare.engine.extract import flows_reading
 from crm_membercare.engine.links import Link, LinkIndex, end_links, ended, merge_bases, save_links
 from crm_membercare.engine.match_keys import store_gone, store_records
 from crm_membercare.engine.operations import (

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from crm_membercare.engine.cursors import get_cursor, ids_checked_within, ids_digest, record_ids_check, set_cursor
+from crm_membercare.engine.dirty import mark_dirty
 from crm_membercare.engine.match_keys import store_gone, store_records
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.state import transaction
@@ -40,37 +42,6 @@ def flows_reading(system: str, resource: str, flows: tuple[Flow, ...] = FLOWS) -
     return [f.name for f in flows if (f.crm_resource if system == Side.CRM else f.mc_resource) == resource]
 
 
-def get_cursor(con: duckdb.DuckDBPyConnection, system: str, resource: str) -> str | None:
-    rows = con.execute(
-        "SELECT cursor FROM sync.cursors WHERE system = ? AND resource = ?", [system, resource]
-    ).fetchall()
-    return rows[0][0] if rows else None
-
-
-def _set_cursor(con: duckdb.DuckDBPyConnection, system: str, resource: str, cursor: str | None) -> None:
-    con.execute(
-        """INSERT INTO sync.cursors (system, resource, cursor, updated_at) VALUES (?, ?, ?, now())
-           ON CONFLICT (system, resource) DO UPDATE SET cursor = excluded.cursor, updated_at = now()""",
-        [system, resource, cursor],
-    )
-
-
-def mark_dirty(
-    con: duckdb.DuckDBPyConnection, flows: Iterable[str], side: str, ids: list, cycle_id: int,
-    reason: str | None = None,
-) -> None:
-    """Mark records for planning (with `reason`: why a planned record has to be planned again)."""
-    if not ids:
-        return
-    for flow in flows:
-        con.execute(
-            """INSERT INTO sync.dirty (flow, side, record_id, since_cycle, reason)
-               SELECT ?, ?, CAST(unnest(?) AS VARCHAR), ?, ?
-               ON CONFLICT (flow, side, record_id) DO UPDATE SET reason = excluded.reason""",
-            [flow, side, [str(i) for i in ids], cycle_id, reason],
-        )
-
-
 def extract_changes(
     con: duckdb.DuckDBPyConnection,
     client,
@@ -88,7 +59,7 @@ def extract_changes(
         with transaction(con):
             ids = store_records(con, table, page.records)
             mark_dirty(con, flows, table.system, ids, cycle_id)
-            _set_cursor(con, table.system, table.resource, page.cursor)
+            set_cursor(con, table.system, table.resource, page.cursor)
         read += len(page.records)
         changed += len(ids)
         cursor = page.cursor
@@ -116,10 +87,7 @@ def ids_due(con: duckdb.DuckDBPyConnection, table: RawTable, interval_s: float) 
     """Whether the `/ids` comparison is due (always, unless an interval is set and has not passed)."""
     if interval_s <= 0:
         return True
-    recent = con.execute(
-        "SELECT ids_checked_at > now() - to_seconds(?) FROM sync.cursors WHERE system = ? AND resource = ?",
-        [float(interval_s), table.system, table.resource]).fetchall()
-    return not (recent and recent[0][0])
+    return not ids_checked_within(con, table.system, table.resource, interval_s)
 
 
 def read_ids(client, resource: str) -> IdsAnswer:
@@ -148,11 +116,10 @@ def reconcile_ids(
         if not ids_due(con, table, interval_s):
             return 0, 0
         listed = read_ids(client, table.resource)
-    checked = con.execute("SELECT ids_digest FROM sync.cursors WHERE system = ? AND resource = ?",
-                          [table.system, table.resource]).fetchall()
+    checked = ids_digest(con, table.system, table.resource)
     live = con.execute(f"SELECT count(*) FROM {table.name} WHERE gone IS DISTINCT FROM 'deleted'").fetchall()[0][0]
-    if checked and checked[0][0] == f"{listed.digest}:{live}":
-        _checked(con, table, checked[0][0])
+    if checked == f"{listed.digest}:{live}":
+        record_ids_check(con, table.system, table.resource, checked)
         return 0, 0
     ids = listed.ids
     present = pd.DataFrame({"id": ids}, dtype=object)
@@ -174,13 +141,6 @@ def reconcile_ids(
         stored = store_records(con, table, fetched)
         mark_dirty(con, flows, table.system, stored, cycle_id)
         # Kept only when the stored ids now are exactly the list (every missing one found), with its length.
-        _checked(con, table, f"{listed.digest}:{len(ids)}" if len(fetched) == len(missing) else None)
+        record_ids_check(con, table.system, table.resource,
+                         f"{listed.digest}:{len(ids)}" if len(fetched) == len(missing) else None)
     return len(deleted), len(fetched)
-
-
-def _checked(con: duckdb.DuckDBPyConnection, table: RawTable, digest: str | None) -> None:
-    con.execute(
-        """INSERT INTO sync.cursors (system, resource, ids_checked_at, ids_digest) VALUES (?, ?, now(), ?)
-           ON CONFLICT (system, resource) DO UPDATE SET ids_checked_at = now(), ids_digest = excluded.ids_digest""",
-        [table.system, table.resource, digest],
-    )

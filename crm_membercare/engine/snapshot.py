@@ -10,8 +10,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from crm_membercare.engine import dirty as dirty_marks
 from crm_membercare.engine import outbox
-from crm_membercare.engine.extract import mark_dirty
+from crm_membercare.engine.dirty import mark_dirty
 from crm_membercare.engine.identity import CRM_STAMP, MC_STAMP, crm_identity, mc_identity
 from crm_membercare.engine.links import (
     Link,
@@ -72,7 +73,7 @@ def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flo
 
 
 def dirty_ids(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[set, set]:
-    rows = con.execute("SELECT side, record_id FROM sync.dirty WHERE flow = ?", [flow.name]).fetchall()
+    rows = dirty_marks.marked(con, flow.name)
     crm = {int(r) for side, r in rows if side == Side.CRM}
     mc = {mc_id_of(flow, r) for side, r in rows if side == Side.MEMBERCARE}
     return crm, mc
@@ -326,23 +327,15 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
     clear_ambiguous(con, flow.name, "membercare", given.dirty_mc)
     record_ambiguous(con, plan.ambiguous)
     outbox.enqueue(con, plan.operations, cycle_id)
-    for side, ids in ((Side.CRM, given.dirty_crm), (Side.MEMBERCARE, given.dirty_mc)):
-        if ids:
-            con.execute("DELETE FROM sync.dirty WHERE flow = ? AND side = ? AND record_id IN (SELECT unnest(?))",
-                        [flow.name, side, [str(i) for i in ids]])
+    dirty_marks.clear(con, flow.name, Side.CRM, given.dirty_crm)
+    dirty_marks.clear(con, flow.name, Side.MEMBERCARE, given.dirty_mc)
     # What waits for a reference is planned again next cycle; so is a reject for a reference that cannot
     # resolve, without a wait reason (it is not waiting: the reject says what a person has to do).
     for wait in waiting:
-        system = Side(wait.side)
-        mark_dirty(con, [flow.name], system, [wait.record_id], cycle_id, reason=wait.reason)
+        mark_dirty(con, [flow.name], Side(wait.side), [wait.record_id], cycle_id, reason=wait.reason)
     for reject in unresolvable:
-        system = Side(reject.side)
-        mark_dirty(con, [flow.name], system, [reject.record_id], cycle_id)
+        mark_dirty(con, [flow.name], Side(reject.side), [reject.record_id], cycle_id)
     if flow.invoice_type:
         # Invoices of the other type were never this flow's: drop their marks too.
-        con.execute(
-            f"""DELETE FROM sync.dirty WHERE flow = ? AND side = ? AND record_id NOT IN (
-                    SELECT CAST(id AS VARCHAR) FROM {raw_table(Side.MEMBERCARE, flow.mc_resource).name}
-                    WHERE true{invoice_type_filter(flow)})""",
-            [flow.name, Side.MEMBERCARE],
-        )
+        dirty_marks.keep_only(con, flow.name, Side.MEMBERCARE, raw_table(Side.MEMBERCARE, flow.mc_resource),
+                              invoice_type_filter(flow))
