@@ -20,7 +20,7 @@ from crm_membercare.engine.cursors import get_cursor, ids_checked_within, ids_di
 from crm_membercare.engine.dirty import mark_dirty
 from crm_membercare.engine.match_keys import store_gone, store_records
 from crm_membercare.engine.raw_schema import RawTable
-from crm_membercare.engine.state import transaction
+from crm_membercare.engine.state import registered, transaction
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import FLOWS, Flow
 
@@ -123,8 +123,7 @@ def reconcile_ids(
         return 0, 0
     ids = listed.ids
     present = pd.DataFrame({"id": ids}, dtype=object)
-    con.register("present_ids", present)
-    try:
+    with registered(con, "present_ids", present):
         # Compared in DuckDB: at a million records, Python sets of ids cost more than the request.
         deleted = [r[0] for r in con.execute(
             f"""SELECT id FROM {table.name} WHERE gone IS DISTINCT FROM 'deleted'
@@ -132,8 +131,6 @@ def reconcile_ids(
         missing = [r[0] for r in con.execute(
             f"""SELECT CAST(p.id AS {table.id_type}) AS id FROM present_ids p
                 ANTI JOIN {table.name} t ON t.id = CAST(p.id AS {table.id_type})""").fetchall()]
-    finally:
-        con.unregister("present_ids")
     fetched = [record for record in (client.find(table.resource, i) for i in missing) if record]
     with transaction(con):
         store_gone(con, table, deleted, "deleted")

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from crm_membercare.engine.state import CATALOG
+from crm_membercare.engine.state import CATALOG, json_text, registered
 
 
 @dataclass(frozen=True)
@@ -276,10 +275,10 @@ def merge_bases(con: duckdb.DuckDBPyConnection, updates: list[tuple[Link, dict, 
         crm_part, mc_part = combined.get(key, ({}, {}))
         combined[key] = ({**crm_part, **base_crm}, {**mc_part, **base_mc})
     frame = pd.DataFrame(
-        [(*key, _dump(base_crm), _dump(base_mc)) for key, (base_crm, base_mc) in combined.items()],
+        [(*key, json_text(base_crm), json_text(base_mc)) for key, (base_crm, base_mc) in combined.items()],
         columns=["flow", "crm_id", "mc_id", "base_crm", "base_mc"], dtype=object,
     )
-    with _registered(con, "base_updates", frame):
+    with registered(con, "base_updates", frame):
         con.execute(
             """UPDATE sync.links l SET
                  base_crm = json_merge_patch(coalesce(l.base_crm, '{}'::JSON), CAST(u.base_crm AS JSON)),
@@ -297,11 +296,11 @@ def save_links(con: duckdb.DuckDBPyConnection, links: list[tuple[Link, str]]) ->
     if not links:
         return
     frame = pd.DataFrame(
-        [(link.flow, link.crm_id, str(link.mc_id), link.state, linked_by, _dump(link.base_crm), _dump(link.base_mc))
-         for link, linked_by in links],
+        [(link.flow, link.crm_id, str(link.mc_id), link.state, linked_by, json_text(link.base_crm),
+          json_text(link.base_mc)) for link, linked_by in links],
         columns=["flow", "crm_id", "mc_id", "state", "linked_by", "base_crm", "base_mc"], dtype=object,
     ).drop_duplicates(subset=["flow", "crm_id", "mc_id"], keep="last")
-    with _registered(con, "new_links", frame):
+    with registered(con, "new_links", frame):
         con.execute(
             """INSERT INTO sync.links (flow, crm_id, mc_id, state, linked_by, base_crm, base_mc)
                SELECT flow, CAST(crm_id AS BIGINT), mc_id, state, linked_by, CAST(base_crm AS JSON),
@@ -317,10 +316,11 @@ def write_bases(con: duckdb.DuckDBPyConnection, links: list[Link]) -> None:
     if not links:
         return
     frame = pd.DataFrame(
-        [(link.flow, link.crm_id, str(link.mc_id), _dump(link.base_crm), _dump(link.base_mc)) for link in links],
+        [(link.flow, link.crm_id, str(link.mc_id), json_text(link.base_crm), json_text(link.base_mc))
+         for link in links],
         columns=["flow", "crm_id", "mc_id", "base_crm", "base_mc"], dtype=object,
     ).drop_duplicates(subset=["flow", "crm_id", "mc_id"], keep="last")
-    with _registered(con, "new_bases", frame):
+    with registered(con, "new_bases", frame):
         con.execute(
             """UPDATE sync.links l SET base_crm = CAST(b.base_crm AS JSON), base_mc = CAST(b.base_mc AS JSON),
                       updated_at = now()
@@ -336,7 +336,7 @@ def end_links(con: duckdb.DuckDBPyConnection, ended: list[tuple[Link, str]]) -> 
         return
     frame = pd.DataFrame([(link.flow, link.crm_id, str(link.mc_id), reason) for link, reason in ended],
                          columns=["flow", "crm_id", "mc_id", "reason"], dtype=object)
-    with _registered(con, "ended_links", frame):
+    with registered(con, "ended_links", frame):
         con.execute(
             """UPDATE sync.links l SET state = 'ended', ended_at = now(), ended_reason = e.reason, updated_at = now()
                FROM ended_links e
@@ -354,18 +354,5 @@ def ended(link: Link) -> Link:
     return Link(link.flow, link.crm_id, link.mc_id, "ended", link.base_crm, link.base_mc)
 
 
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
-    con.register(name, frame)
-    try:
-        yield
-    finally:
-        con.unregister(name)
-
-
 def _crm_ids(frame: pd.DataFrame) -> list[int]:
     return sorted({int(i) for i in frame["crm_id"]})
-
-
-def _dump(value: dict | None) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)

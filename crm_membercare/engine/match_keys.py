@@ -15,6 +15,7 @@ import pandas as pd
 from crm_membercare.engine.matching import KeyIndex
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.raw_store import gone_state, mark_deleted, upsert_records
+from crm_membercare.engine.state import registered
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import FLOWS, Flow
 
@@ -44,8 +45,7 @@ def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[d
                          primary(record) if live else None, fallback(record) if live and fallback else None, live))
     frame = pd.DataFrame(rows, columns=["flow", "side", "record_id", "primary_key", "fallback_key", "live"],
                          dtype=object).drop_duplicates(subset=["flow", "side", "record_id"], keep="last")
-    con.register("new_keys", frame)
-    try:
+    with registered(con, "new_keys", frame):
         # Every key of these records in these flows is replaced: deleted by lists, which DuckDB reads inside
         # the scan (a join with the new keys would read the whole table).
         con.execute("""DELETE FROM sync.match_keys WHERE side = ? AND flow IN (SELECT unnest(?))
@@ -53,8 +53,6 @@ def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[d
                     [side, [flow.name for flow in flows], sorted(set(frame["record_id"]))])
         con.execute("""INSERT INTO sync.match_keys SELECT flow, side, record_id, primary_key, fallback_key
                        FROM new_keys WHERE live AND (primary_key IS NOT NULL OR fallback_key IS NOT NULL)""")
-    finally:
-        con.unregister("new_keys")
 
 
 def forget(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import duckdb
 import pandas as pd
 
 from crm_membercare.engine.operations import CREATE, TO_MEMBERCARE, Operation
+from crm_membercare.engine.state import json_text, registered
 
 OPEN_STATES = ("pending", "held")
 
@@ -24,10 +24,6 @@ class OutboxEntry:
     id: int
     attempts: int
     operation: Operation
-
-
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def op_key(op: Operation) -> str:
@@ -52,13 +48,12 @@ def enqueue(con: duckdb.DuckDBPyConnection, operations: list[Operation], cycle_i
     latest = {op_key(op): op for op in operations}
     frame = pd.DataFrame(
         [(key, cycle_id, op.flow, op.direction, op.kind, op.crm_id, None if op.mc_id is None else str(op.mc_id),
-          _dump(_payload(op)), _dump(list(op.fields)), op.based_on) for key, op in latest.items()],
+          json_text(_payload(op)), json_text(list(op.fields)), op.based_on) for key, op in latest.items()],
         columns=["op_key", "cycle_id", "flow", "direction", "operation", "crm_id", "mc_id", "payload", "fields",
                  "based_on"],
         dtype=object,
     )
-    con.register("new_ops", frame)
-    try:
+    with registered(con, "new_ops", frame):
         con.execute(
             """CREATE OR REPLACE TEMP TABLE superseded AS
                SELECT o.op_key, max(o.attempts) AS attempts FROM sync.outbox o JOIN new_ops n USING (op_key)
@@ -76,8 +71,6 @@ def enqueue(con: duckdb.DuckDBPyConnection, operations: list[Operation], cycle_i
                       CASE WHEN n.operation = 'create' THEN coalesce(s.attempts, 0) ELSE 0 END
                FROM new_ops n LEFT JOIN superseded s USING (op_key)"""
         )
-    finally:
-        con.unregister("new_ops")
 
 
 def _payload(op: Operation) -> dict:
@@ -125,14 +118,11 @@ def finish(con: duckdb.DuckDBPyConnection, outcomes: list[tuple[int, str, str | 
     if not outcomes:
         return
     frame = pd.DataFrame(outcomes, columns=["id", "status", "reason"], dtype=object)
-    con.register("outcomes", frame)
-    try:
+    with registered(con, "outcomes", frame):
         con.execute(
             """UPDATE sync.outbox o SET status = f.status, reason = f.reason, updated_at = now()
                FROM outcomes f WHERE o.id = CAST(f.id AS BIGINT)"""
         )
-    finally:
-        con.unregister("outcomes")
 
 
 def rebase(con: duckdb.DuckDBPyConnection, markers: list[tuple[int, str]]) -> None:

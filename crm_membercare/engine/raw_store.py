@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from crm_membercare.engine.raw_schema import RawTable
+from crm_membercare.engine.state import registered
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.systems.oslo_time import resolve_local
 
@@ -80,8 +81,7 @@ def upsert_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: lis
         return []
     frame = pd.DataFrame([rows[record_id] for record_id in changed], dtype=object)
     typed = ", ".join(f"TRY_CAST({c} AS {t}) AS {c}" for c, t, _ in table.columns)
-    con.register("incoming", frame)
-    try:
+    with registered(con, "incoming", frame):
         # Replaced by delete + insert of the changed rows only: INSERT OR REPLACE costs several times more on
         # a large table.
         con.execute(f"DELETE FROM {table.name} WHERE id IN (SELECT unnest(?))", [changed])
@@ -93,8 +93,6 @@ def upsert_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: lis
                    CAST(raw AS JSON) AS raw, now() AS extracted_at
             FROM incoming
         """)
-    finally:
-        con.unregister("incoming")
     return changed
 
 

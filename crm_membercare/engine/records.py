@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 
 from crm_membercare.engine.operations import Ambiguous, RecordedConflict, Reject
+from crm_membercare.engine.state import registered
 
 MAX_VALUE_TEXT = 500  # a reject keeps a preview of the offending value, not a 10 MB string
 
@@ -54,8 +55,7 @@ def close_rejects(
     if not rows:
         return
     frame = pd.DataFrame(rows, columns=["side", "record_id", "field"], dtype=object)
-    con.register("settled_rows", frame)
-    try:
+    with registered(con, "settled_rows", frame):
         con.execute(
             """UPDATE sync.rejects r SET open = false FROM settled_rows s
                WHERE r.open AND r.flow = ? AND r.side = s.side AND r.record_id = s.record_id
@@ -63,8 +63,6 @@ def close_rejects(
                       OR starts_with(r.field, s.field || '.'))""",
             [flow],
         )
-    finally:
-        con.unregister("settled_rows")
 
 
 def record_conflicts(con: duckdb.DuckDBPyConnection, conflicts: Iterable[RecordedConflict], cycle_id: int) -> None:
@@ -75,8 +73,7 @@ def record_conflicts(con: duckdb.DuckDBPyConnection, conflicts: Iterable[Recorde
         return
     columns = ["cycle_id", "flow", "crm_id", "mc_id", "field", "crm_value", "membercare_value", "base_value",
                "winner", "policy"]
-    con.register("new_conflicts", pd.DataFrame(rows, columns=columns, dtype=object))
-    try:
+    with registered(con, "new_conflicts", pd.DataFrame(rows, columns=columns, dtype=object)):
         con.execute(
             """INSERT INTO sync.conflicts (cycle_id, flow, crm_id, mc_id, field, crm_value, membercare_value,
                                            base_value, winner, policy)
@@ -84,8 +81,6 @@ def record_conflicts(con: duckdb.DuckDBPyConnection, conflicts: Iterable[Recorde
                       CAST(membercare_value AS JSON), CAST(base_value AS JSON), winner, policy
                FROM new_conflicts"""
         )
-    finally:
-        con.unregister("new_conflicts")
 
 
 def record_ambiguous(con: duckdb.DuckDBPyConnection, found: Iterable[Ambiguous]) -> None:

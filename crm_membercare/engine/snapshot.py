@@ -36,6 +36,7 @@ from crm_membercare.engine.records import (
     record_conflicts,
     record_rejects,
 )
+from crm_membercare.engine.state import registered
 from crm_membercare.engine.unresolvable import sort_waits
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow, MatchRule
@@ -141,8 +142,7 @@ def _stamps_written_by_sync(con: duckdb.DuckDBPyConnection, flow: Flow, claims: 
         if claim.crm_claims:
             wanted.append((claim.crm_id, str(claim.mc_id), mc_identity(flow.mc_resource, claim.mc_id)))
     frame = pd.DataFrame(wanted, columns=["crm_id", "mc_id", "stamp"], dtype=object)
-    con.register("claimed_stamps", frame)
-    try:
+    with registered(con, "claimed_stamps", frame):
         # The stamp names the claimed record, so a create from it or a stamp on the pair matches on one id.
         rows = con.execute(
             """SELECT DISTINCT w.crm_id, w.mc_id FROM claimed_stamps w JOIN sync.outbox o
@@ -151,8 +151,6 @@ def _stamps_written_by_sync(con: duckdb.DuckDBPyConnection, flow: Flow, claims: 
                WHERE o.flow = ? AND (o.crm_id IN (SELECT unnest(?)) OR o.mc_id IN (SELECT unnest(?)))""",
             [flow.name, sorted({int(c) for c, _, _ in wanted}), sorted({m for _, m, _ in wanted})],
         ).fetchall()
-    finally:
-        con.unregister("claimed_stamps")
     return {(int(crm_id), str(mc_id)) for crm_id, mc_id in rows}
 
 

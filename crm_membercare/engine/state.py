@@ -8,6 +8,7 @@ read their own copy (`engine.analytics`).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
@@ -15,8 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
 
 from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
 
@@ -251,3 +254,18 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
+    """A DataFrame visible to the connection's SQL as `name` for the block (bulk writes join against it)."""
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def json_text(value: Any) -> str | None:
+    """A value as the state stores JSON: keys sorted (equal values, equal text), non-ASCII kept."""
+    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
