@@ -11,6 +11,7 @@ on the invoice of an order or quote that has no owner (one created from MemberCa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from crm_membercare.engine.operations import (
     FlowPlan,
     NewLink,
     Operation,
+    Record,
     Reject,
 )
 from crm_membercare.engine.plan import FlowInput
@@ -87,39 +89,94 @@ def _differences(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[list, list
     return todo, gone
 
 
+@dataclass
+class DerivedInput:
+    """What planning one chunk of a derived flow needs, read before it runs: plain data, no connection."""
+
+    flow: Flow
+    ctx: MappingContext
+    pairs: list  # (owner crm id, mc id, through flow, owned crm id, linked already) to plan
+    users: dict[int, Record]
+    invoices: dict[Any, Record]
+    bases: dict  # (crm id, mc id as text) -> (base_crm, base_mc) of the pairs linked already
+    by_key: dict[str, list[int]]  # a user's owner key (lower-case) -> the live CRM users with it
+    no_longer_expected: list = field(default_factory=list)  # (crm id, mc id) of links to end
+    unowned: list = field(default_factory=list)  # (through flow, owned crm id, mc id, owner key), see below
+
+
+@dataclass
+class DerivedPlanning:
+    """A derived flow's planning this cycle: its chunks, and the instant to record once all are saved
+    (`record_planned`), so a cycle stopped half-way plans the flow whole again."""
+
+    started: datetime
+    chunks: Iterator[tuple[FlowPlan, FlowInput]]
+
+
 def plan_derived_flow(
     con: duckdb.DuckDBPyConnection, flow: Flow, links: LinkIndex, ctx: MappingContext, *, chunk: int = 5000,
-) -> Iterator[tuple[FlowPlan, FlowInput]]:
-    """The flow's plan in chunks of at most `chunk` pairs (records of a chunk are loaded for it alone), each to
-    be saved before the next is made. The dirty marks go with the last chunk: a cycle stopped half-way plans
-    the rest again."""
+) -> DerivedPlanning | None:
+    """The flow's plan in chunks of at most `chunk` pairs, each to be saved before the next is made; None when
+    nothing it derives from changed since it was last planned whole. The dirty marks go with the last chunk."""
     since = _planned_at(con, flow)
     started = con.execute("SELECT now()").fetchall()[0][0]
     if since is not None and not _changed_since(con, flow, since):
-        return  # nothing it derives from changed since it was last planned whole
+        return None
+    return DerivedPlanning(started, _chunks(con, flow, links, ctx, chunk, since))
+
+
+def record_planned(con: duckdb.DuckDBPyConnection, flow: Flow, started: datetime) -> None:
+    """Every chunk of the planning that began at `started` is saved: later changes are what the next one plans."""
+    set_cursor(con, *_watermark_key(flow), started.isoformat())
+
+
+def _chunks(con: duckdb.DuckDBPyConnection, flow: Flow, links: LinkIndex, ctx: MappingContext, chunk: int,
+            since: datetime | None) -> Iterator[tuple[FlowPlan, FlowInput]]:
     rows, gone = _differences(con, flow)
-    owner_key_row = next(row for row in flow.rows if flow.derived.mc_owner_path in row.mc_paths)
+    owner_key_row = _owner_key_row(flow)
     unowned = _unowned_with_owner_key(con, flow, owner_key_row.key, since)
     dirty_crm, dirty_mc = dirty_ids(con, flow)
     by_key = _users_by_key(con, flow) if rows or unowned else {}
+    view = links.view()
     starts = range(0, max(len(rows), 1), chunk)
     for start in starts:
-        plan = FlowPlan(flow.name)
+        part = rows[start:start + chunk]
+        given = _load_chunk(con, flow, MappingContext(view, ctx.countries), part, by_key)
         if start == 0:
-            for crm_id, mc_id in gone:
-                plan.ended_links.append((int(crm_id), mc_id_of(flow, mc_id), "owner or order link changed"))
-            for through, owned, mc_id, key in unowned:
-                # A key naming one CRM user gives the owner; one naming nobody (or several) is a reject on the
-                # invoice, looked at again every cycle until the key is fixed or cleared or the user appears.
-                if key:
-                    _move_owner(plan, flow, (None, mc_id_of(flow, mc_id)), (through, int(owned)), key, by_key)
-                else:
-                    plan.settled.append((MC_SIDE, mc_id_of(flow, mc_id), (flow.derived.mc_owner_path,)))
-        _plan_pairs(con, flow, ctx, plan, rows[start:start + chunk], owner_key_row, by_key)
+            given.no_longer_expected, given.unowned = gone, unowned
         last = start == starts[-1]
-        yield plan, FlowInput(flow, {}, {}, dirty_crm if last else set(), dirty_mc if last else set(), links, ctx)
-    # Reached once every chunk has been saved: a cycle stopped before plans it whole again.
-    _record_planned_at(con, flow, started)
+        yield plan_derived(given), FlowInput(flow, {}, {}, dirty_crm if last else set(),
+                                             dirty_mc if last else set(), view, given.ctx)
+
+
+def _load_chunk(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext, rows: list,
+                by_key: dict[str, list[int]]) -> DerivedInput:
+    pairs = [(int(owner), mc_id_of(flow, mc_id), through, int(owned), linked)
+             for owner, mc_id, through, owned, linked in rows]
+    users = load_records(con, raw_table(Side.CRM, flow.crm_resource), sorted({p[0] for p in pairs}))
+    invoices = load_records(con, raw_table(Side.MEMBERCARE, flow.mc_resource), sorted({p[1] for p in pairs}))
+    bases = load_bases(con, flow.name, [(p[0], p[1]) for p in pairs if p[4]])
+    return DerivedInput(flow, ctx, pairs, users, invoices, bases, by_key)
+
+
+def _owner_key_row(flow: Flow) -> Any:
+    return next(row for row in flow.rows if flow.derived.mc_owner_path in row.mc_paths)
+
+
+def plan_derived(given: DerivedInput) -> FlowPlan:
+    """One chunk's plan, from its input alone (no I/O): links to end, owners named by invoices, the pairs."""
+    flow, plan = given.flow, FlowPlan(given.flow.name)
+    for crm_id, mc_id in given.no_longer_expected:
+        plan.ended_links.append((int(crm_id), mc_id_of(flow, mc_id), "owner or order link changed"))
+    for through, owned, mc_id, key in given.unowned:
+        # A key naming one CRM user gives the owner; one naming nobody (or several) is a reject on the
+        # invoice, looked at again every cycle until the key is fixed or cleared or the user appears.
+        if key:
+            _move_owner(plan, flow, (None, mc_id_of(flow, mc_id)), (through, int(owned)), key, given.by_key)
+        else:
+            plan.settled.append((MC_SIDE, mc_id_of(flow, mc_id), (flow.derived.mc_owner_path,)))
+    _plan_pairs(given, plan, _owner_key_row(flow))
+    return plan
 
 
 def owned_changed_since_planned(con: duckdb.DuckDBPyConnection, flow: Flow) -> set[tuple[str, int]] | None:
@@ -147,10 +204,6 @@ def _planned_at(con: duckdb.DuckDBPyConnection, flow: Flow) -> datetime | None:
     return datetime.fromisoformat(cursor) if cursor else None
 
 
-def _record_planned_at(con: duckdb.DuckDBPyConnection, flow: Flow, started: datetime) -> None:
-    set_cursor(con, *_watermark_key(flow), started.isoformat())
-
-
 def _changed_since(con: duckdb.DuckDBPyConnection, flow: Flow, since: datetime) -> bool:
     """Whether a user or invoice waits (dirty), or an order or quote, or a link of theirs, changed since
     `since` (every write stamps its transaction's time; the sync is the one writer, so times only grow)."""
@@ -167,14 +220,11 @@ def _changed_since(con: duckdb.DuckDBPyConnection, flow: Flow, since: datetime) 
     return False
 
 
-def _plan_pairs(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext, plan: FlowPlan, rows: list,
-                owner_key_row: Any, by_key: dict[str, list[int]]) -> None:
-    expected = {(int(owner), mc_id_of(flow, mc_id)): (through, int(owned)) for owner, mc_id, through, owned, _ in rows}
-    linked = {(int(owner), mc_id_of(flow, mc_id)) for owner, mc_id, _, _, is_linked in rows if is_linked}
-    todo = list(expected)
-    users = load_records(con, raw_table(Side.CRM, flow.crm_resource), sorted({p[0] for p in todo}))
-    invoices = load_records(con, raw_table(Side.MEMBERCARE, flow.mc_resource), sorted({p[1] for p in todo}))
-    bases = load_bases(con, flow.name, [pair for pair in todo if pair in linked])
+def _plan_pairs(given: DerivedInput, plan: FlowPlan, owner_key_row: Any) -> None:
+    flow, ctx, by_key = given.flow, given.ctx, given.by_key
+    expected = {(owner, mc_id): (through, owned) for owner, mc_id, through, owned, _ in given.pairs}
+    linked = {(owner, mc_id) for owner, mc_id, _, _, is_linked in given.pairs if is_linked}
+    todo, users, invoices, bases = list(expected), given.users, given.invoices, given.bases
     for pair in todo:
         user, invoice = users.get(pair[0]), invoices.get(pair[1])
         if user is None or invoice is None or invoice.gone:

@@ -16,7 +16,7 @@ import duckdb
 
 from crm_membercare.engine import breaker
 from crm_membercare.engine.apply import ApplyCounts, Executor
-from crm_membercare.engine.derived import plan_derived_flow
+from crm_membercare.engine.derived import plan_derived_flow, record_planned
 from crm_membercare.engine.extract import (
     ExtractResult,
     extract_changes,
@@ -178,11 +178,14 @@ class SyncEngine:
         """Plan the flow's dirty records, a chunk at a time, each chunk committed with its operations."""
         total = PlanSummary(flow.name)
         if flow.derived is not None:
-            for plan, given in plan_derived_flow(self.con, flow, self.links, self.context,
-                                                 chunk=self.settings.plan_chunk):
+            planning = plan_derived_flow(self.con, flow, self.links, self.context, chunk=self.settings.plan_chunk)
+            for plan, given in planning.chunks if planning else ():
                 with transaction(self.con):
                     save_plan(self.con, plan, given, self.cycle_id, self.links)
                 total.add(plan)
+            if planning:
+                with transaction(self.con):
+                    record_planned(self.con, flow, planning.started)
             self.progress(f"planned {flow.name}: {total.operations} operations")
             return total
         with transaction(self.con):
