@@ -123,10 +123,13 @@ def _sync(args: argparse.Namespace) -> int:
         except StateLocked as error:
             print(f"sync could not run: {error}: another sync or a Dagster run is under way", file=sys.stderr)
             return EXIT_IN_USE
-        rows = [{k: v for k, v in vars(s).items() if k != "breaker"} | {"breaker": _breaker_text(s.breaker)}
-                for s in report.flows.values()]
+        rows = [{k: v for k, v in vars(s).items() if k not in ("breaker", "skipped")}
+                | {"breaker": _breaker_text(s.breaker)} for s in report.flows.values()]
         print(f"cycle {report.cycle_id}")
         print(_table(rows), flush=True)
+        for summary in report.flows.values():
+            if summary.skipped:
+                print(f"{summary.flow}: not written back this cycle: {_cell(summary.skipped)}", flush=True)
         if published:
             print(published, flush=True)
         if args.once:

@@ -212,7 +212,8 @@ class SyncEngine:
         executor = Executor(self.con, self.crm, self.mc, self.links, self.context,
                             cycle_id=self.cycle_id, workers=self.settings.workers)
         counts = executor.apply_flow(flow, direction)
-        self.progress(f"wrote back {flow.name} {direction}: {counts}")
+        if counts != ApplyCounts():
+            self.progress(f"wrote back {flow.name} {direction}: {counts}")
         return counts
 
 def error_text(error: BaseException) -> str:
