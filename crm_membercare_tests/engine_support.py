@@ -55,9 +55,9 @@ class Snapshot:
 
     def mc_records(self, flow: Flow) -> dict[Any, dict]:
         records = self.mc[flow.mc_resource]
-        if flow.invoice_type is None:
+        if flow.mc_part is None:
             return records
-        return {i: r for i, r in records.items() if r.get("invoiceType") == flow.invoice_type}
+        return {i: r for i, r in records.items() if r.get("invoiceType") == flow.mc_part}
 
     def live_crm(self, flow: Flow) -> dict[int, dict]:
         return {i: r for i, r in self.crm_records(flow).items() if not r.get("archived")}
@@ -234,7 +234,7 @@ def owner_reference_mismatches(world: World, snap: Snapshot) -> list[tuple]:
     users = snap.crm["users"]
     wrong = []
     for flow in FLOWS:
-        if flow.invoice_type is None:
+        if flow.mc_part is None:
             continue
         for crm_id, mc_id in active_links(world.con, flow):
             owner_id = snap.crm_records(flow)[crm_id].get("owner_id")

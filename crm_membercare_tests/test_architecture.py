@@ -16,16 +16,17 @@ from crm_membercare.mapping.flows import FLOWS, flow_by_name
 PACKAGE = Path(__file__).resolve().parents[1] / "crm_membercare"
 # Room -> the rooms it may import from (besides itself). Top-level modules are rooms of their own.
 MAY_IMPORT = {
-    "mapping": set(),
-    "systems": set(),
+    "resources": set(),
+    "mapping": {"resources"},
+    "systems": {"resources"},
     "sandbox": set(),
-    "engine": {"mapping", "systems"},
-    "defs": {"engine", "mapping", "systems", "config", "display"},
-    "config": {"mapping", "systems"},
+    "engine": {"mapping", "systems", "resources"},
+    "defs": {"engine", "mapping", "systems", "config", "display", "resources"},
+    "config": {"mapping", "systems", "resources"},
     "display": set(),
     "definitions": {"defs", "config"},
-    "cli": {"engine", "mapping", "systems", "config", "display", "sandbox"},
-    "demo": {"config", "sandbox", "systems"},
+    "cli": {"engine", "mapping", "systems", "config", "display", "sandbox", "resources"},
+    "demo": {"config", "sandbox", "systems", "resources"},
 }
 # Functions allowed past 60 lines: the state's DDL, written out as one block on purpose.
 LONG_ALLOWED = {("engine/state.py", "_migration_1")}

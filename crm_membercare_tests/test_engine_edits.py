@@ -305,7 +305,7 @@ class UserEdit:
 
 
 def owned_invoices(world: World, snap: Snapshot, user_id: int) -> list[tuple[str, int, Any]]:
-    return [(flow.name, crm_id, mc_id) for flow in FLOWS if flow.invoice_type
+    return [(flow.name, crm_id, mc_id) for flow in FLOWS if flow.mc_part
             for crm_id, mc_id in active_links(world.con, flow)
             if snap.crm_records(flow)[crm_id].get("owner_id") == user_id]
 

@@ -142,7 +142,7 @@ def test_the_first_sync_rejects_nothing_it_was_seeded_with(first_sync):
 
 
 def test_invoices_of_owned_orders_and_quotes_carry_their_owner(first_sync):
-    owned = [crm_id for flow in FLOWS if flow.invoice_type
+    owned = [crm_id for flow in FLOWS if flow.mc_part
              for crm_id, _ in active_links(first_sync.world.con, flow)
              if first_sync.after.crm_records(flow)[crm_id].get("owner_id") is not None]
     assert len(owned) >= 10

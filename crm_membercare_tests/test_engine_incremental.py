@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from crm_membercare.engine.cycle import Cycle, EngineSettings, SyncEngine
-from crm_membercare.engine.extract import extract_changes, flows_reading, reconcile_ids
+from crm_membercare.engine.extract import extract_changes, reconcile_ids
 from crm_membercare.engine.links import Link, LinkIndex, save_links
 from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.state import open_state, transaction
@@ -62,7 +62,7 @@ def test_a_cycle_lets_go_of_the_links_of_flows_it_is_done_with(world) -> None:
 
 def test_an_unchanged_ids_list_skips_the_comparison_and_a_changed_one_finds_the_delete(world) -> None:
     table = raw_table(Side.MEMBERCARE, "products")
-    flows = flows_reading(Side.MEMBERCARE, "products")
+    flows = FLOWS
     with world.clients() as (crm, mc):
         assert reconcile_ids(world.con, mc, table, flows) == (0, 0)
         digest = world.con.execute("SELECT ids_digest FROM sync.cursors WHERE system = ? AND resource = ?",
@@ -78,7 +78,7 @@ def test_a_record_stored_and_deleted_between_two_checks_is_found_under_an_unchan
     """The list is the one last compared, but a record was stored since and is gone again: the live count
     differs from the list, so the comparison runs and the delete is found."""
     table = raw_table(Side.MEMBERCARE, "products")
-    flows = flows_reading(Side.MEMBERCARE, "products")
+    flows = FLOWS
     with world.clients() as (crm, mc):
         reconcile_ids(world.con, mc, table, flows)
         made = mc.create("products", {"productNumber": "P-BETWEEN", "name": "Between two checks"})

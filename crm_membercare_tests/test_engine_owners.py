@@ -46,7 +46,7 @@ def open_user_rejects(world: World) -> list[dict]:
 def test_an_invoice_created_in_membercare_gives_its_order_the_user_with_its_email(world, users, flow):
     crm, mc = users
     user = owner(crm)
-    invoice = mc_invoice(mc, "MC-10", "OWNER@example.org", flow.invoice_type)
+    invoice = mc_invoice(mc, "MC-10", "OWNER@example.org", flow.mc_part)
     world.cycle()
     world.cycle()
     assert crm_record_of(world, crm, flow, invoice["id"])["owner_id"] == user["id"]
@@ -86,7 +86,7 @@ def test_an_unknown_email_on_an_invoice_created_in_membercare_is_a_reject_until_
     is made all the same, with no owner; fixing the email to a CRM user's gives the owner and closes it."""
     crm, mc = users
     user = owner(crm)
-    invoice = mc_invoice(mc, "MC-11", "nobody.here@example.org", flow.invoice_type)
+    invoice = mc_invoice(mc, "MC-11", "nobody.here@example.org", flow.mc_part)
     world.cycle()
     world.cycle()
     assert crm_record_of(world, crm, flow, invoice["id"])["owner_id"] is None

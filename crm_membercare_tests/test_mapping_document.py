@@ -87,7 +87,7 @@ def test_flows_come_after_the_flows_they_depend_on():
 
 
 def test_flow_by_name_and_unknown_names():
-    assert flow_by_name("orders_invoices").invoice_type == "Invoice"
+    assert flow_by_name("orders_invoices").mc_part == "Invoice"
     with pytest.raises(KeyError):
         flow_by_name("nope")
 

@@ -33,7 +33,7 @@ from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.snapshot import load_flow_input, save_plan
 from crm_membercare.engine.state import open_state, transaction
 from crm_membercare.mapping.countries import CountryTable
-from crm_membercare.mapping.flows import flow_by_name
+from crm_membercare.mapping.flows import FLOWS, flow_by_name
 from crm_membercare.mapping.links import MappingContext
 
 PRODUCTS = flow_by_name("products_products")
@@ -90,9 +90,9 @@ class State:
         """As the extract stores a page: upserted, match keys kept."""
         with transaction(self.con):
             if crm is not None:
-                store_records(self.con, raw_table("customcrm", "products"), [crm])
+                store_records(self.con, raw_table("customcrm", "products"), [crm], FLOWS)
             if mc is not None:
-                store_records(self.con, raw_table("membercare", "products"), [mc])
+                store_records(self.con, raw_table("membercare", "products"), [mc], FLOWS)
 
     def plan(self, dirty_crm: bool = True, dirty_mc: bool = True, policy: str | None = None) -> FlowPlan:
         """One planning step as a cycle runs it, committed."""

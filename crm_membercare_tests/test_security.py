@@ -377,16 +377,18 @@ def test_every_sync_table_survived(evidence: Evidence) -> None:
         assert con.execute("SELECT count(*) FROM sync.links").fetchone()[0] > 0
 
 
-# Expressions the engine interpolates into SQL text, each reviewed: table and column names from RAW_TABLES and
-# the flows, fragments the module builds from those constants, or a fixed keyword chosen by a flag.
+# Expressions the engine interpolates into SQL text, each reviewed: table and column names from the declared
+# resources (crm_membercare/resources.py) and the flows, fragments the module builds from those constants, or a
+# fixed keyword chosen by a flag.
 REVIEWED_INTERPOLATIONS = {
     "schema", "CATALOG", "table.name", "crm_table.name", "mc_table.name", "crm.name", "mc.name", "alias",
     "type_filter",
     "table.id_type", "key", "derived.owner_field", "column", "crm_stamp", "mc_stamp", "wanted",
-    "_type_filter(flow, side)", "invoice_type_filter(flow, 'm.')", "invoice_type_filter(flow)",
+    "_type_filter(flow, side)", "part_filter(flow, 'm.')", "part_filter(flow)",
     "raw_table(Side.MEMBERCARE, flow.mc_resource).name", "'mc_id' if column == 'crm_id' else 'crm_id'",
     "' (READ_ONLY)' if read_only else ''", "'WHERE open' if open_only else ''", "'LIMIT ?' if limit else ''",
-    "typed", "flow.invoice_type", "Side.CRM", "Side.MEMBERCARE", "flow.crm_resource", "flow.mc_resource",
+    "typed", "flow.mc_part", "table.schema", "kind",
+    "Side.CRM", "Side.MEMBERCARE", "flow.crm_resource", "flow.mc_resource",
     "expected", "where", "mc_type", "restrict",  # qa.py: a scope filter made of `?` placeholders only
 }
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ATTACH|USE|WHERE|FROM|SET|AND|OR|LIMIT)\b")

@@ -13,11 +13,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from crm_membercare.resources import CRM, DECLARED, MEMBERCARE, Resource
 from crm_membercare.systems import CustomCrmClient, MemberCareClient
-from crm_membercare.systems.customcrm import CRM_RESOURCES
-from crm_membercare.systems.membercare import MC_RESOURCES
 
-HARD_DELETED = ("products", "invoices")  # MemberCare resources whose deletes only /ids shows
+CRM_RESOURCES = tuple(r for r in DECLARED if r.system == CRM)
+MC_RESOURCES = tuple(r for r in DECLARED if r.system == MEMBERCARE)
+HARD_DELETED = tuple(r for r in MC_RESOURCES if r.hard_deleted)  # deletes only /ids shows
 MAX_PAGES = 5  # per resource and tick: a tick must stay well under Dagster's 60 s limit
 
 
@@ -62,25 +63,28 @@ def _walk(pages, mark: dict | None, key, marker) -> tuple[int, dict | None]:
     return new, ({"at": at, "seen": sorted(seen)} if at is not None else mark)
 
 
-def probe_customcrm(client: CustomCrmClient, cursor: dict) -> Probe:
+def probe_customcrm(client: CustomCrmClient, cursor: dict,
+                    resources: tuple[Resource, ...] = CRM_RESOURCES) -> Probe:
     changed, marks = {}, dict(cursor.get("marks", {}))
-    for resource in CRM_RESOURCES:
+    for declared in resources:
+        resource, id_field = declared.resource, declared.id_field
         mark = marks.get(resource)
-        pages = client.iter_changes(resource, mark["at"] if mark else None)
+        pages = client.iter_changes(resource, mark["at"] if mark else None, id_field=id_field)
         changed[resource], marks[resource] = _walk(
-            pages, mark, lambda r: f"{r['id']}:{r['version']}", lambda r: r["updated_at"])
+            pages, mark, lambda r, f=id_field: f"{r[f]}:{r['version']}", lambda r: r["updated_at"])
     return Probe(changed, {"marks": marks})
 
 
-def probe_membercare(client: MemberCareClient, cursor: dict) -> Probe:
+def probe_membercare(client: MemberCareClient, cursor: dict,
+                     resources: tuple[Resource, ...] = MC_RESOURCES) -> Probe:
     changed, marks, ids = {}, dict(cursor.get("marks", {})), dict(cursor.get("ids", {}))
-    for resource in MC_RESOURCES:
+    for declared in resources:
+        resource, id_field = declared.resource, declared.id_field
         mark = marks.get(resource)
-        id_field = "debtorAccountNumber" if resource in ("persons", "companies") else "id"
-        pages = client.iter_changes(resource, mark["at"] if mark else None)
+        pages = client.iter_changes(resource, mark["at"] if mark else None, id_field=id_field)
         changed[resource], marks[resource] = _walk(
             pages, mark, lambda r, f=id_field: f"{r[f]}:{r['lastChange']}", lambda r: r["lastChange"])
-    for resource in HARD_DELETED:
+    for resource in (r.resource for r in resources if r.hard_deleted):
         digest = hashlib.sha256(json.dumps(sorted(map(str, client.list_ids(resource)))).encode()).hexdigest()[:20]
         changed[f"{resource}/ids"] = int(ids.get(resource) not in (None, digest))
         ids[resource] = digest

@@ -69,9 +69,11 @@ class Executor:
         *,
         cycle_id: int = 0,
         workers: int = 8,
+        flows: tuple[Flow, ...],
     ) -> None:
         self.con, self.crm, self.mc, self.links, self.ctx = con, crm, mc, links, ctx
         self.cycle_id = cycle_id
+        self.flows = flows  # the engine's: a record written back updates its match keys in each
         self.workers = workers
 
     # --- driving -----------------------------------------------------------------------------------
@@ -320,7 +322,7 @@ class Executor:
         recorded = BatchRecord()
         for entry, effects in zip(batch, results, strict=True):
             recorded.gather(flow, entry, effects, self.links, counts)
-        recorded.store(self.con, flow, self.cycle_id)
+        recorded.store(self.con, flow, self.cycle_id, self.flows)
 
 
 def _fields(values: dict | None, keys) -> dict:

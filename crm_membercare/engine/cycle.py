@@ -16,7 +16,7 @@ from crm_membercare.engine import breaker, outbox, qa
 from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.extract import ExtractResult
 from crm_membercare.engine.operations import TO_CRM, TO_MEMBERCARE, PlanSummary
-from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
+from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.reference import store_countries
 from crm_membercare.engine.state import transaction
 from crm_membercare.engine.steps import PlanStep, ReadStep, Step, dependents, step_list
@@ -101,9 +101,10 @@ class Cycle:
         return self.report
 
     # --- the steps --------------------------------------------------------------------------------------
-    def read(self, tables: tuple[RawTable, ...] | list[RawTable] = RAW_TABLES,
+    def read(self, tables: tuple[RawTable, ...] | list[RawTable] | None = None,
              countries: bool = True) -> list[ExtractResult]:
-        """The raw tables since their cursors, and MemberCare's countries (the reference addresses use)."""
+        """The raw tables since their cursors (every one the engine's flows read, or those given), and
+        MemberCare's countries (the reference addresses use)."""
         if countries:
             store_countries(self.engine.con, self.engine.mc.countries())
         results = self.engine.extract_all(tables)

@@ -36,7 +36,7 @@ from crm_membercare.engine.snapshot import dirty_ids, load_records, mc_id_of
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.canonical import base_value, base_values, fields_agree
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
-from crm_membercare.mapping.flows import FLOWS, Flow, flow_by_name
+from crm_membercare.mapping.flows import Flow, flow_by_name
 from crm_membercare.mapping.links import MappingContext
 from crm_membercare.mapping.problems import MappingError
 
@@ -328,5 +328,3 @@ def _move_owner(plan: FlowPlan, flow: Flow, pair: tuple, owned: tuple[str, int],
         flow.name, TO_CRM, UPDATE, through.crm_resource, owned[1], pair[1],
         {flow.derived.owner_field: candidates[0]}, ()))
 
-
-DERIVED_FLOWS = tuple(f for f in FLOWS if f.derived is not None)

@@ -28,7 +28,7 @@ from crm_membercare.engine.operations import (
     Operation,
     Reject,
 )
-from crm_membercare.engine.raw_schema import raw_table
+from crm_membercare.engine.raw_schema import RawTable, raw_table
 from crm_membercare.engine.records import close_rejects, record_rejects
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
@@ -127,21 +127,20 @@ class BatchRecord:
             links.put(ended(link))
             self.ended_links.append((link, effects.end_link))
 
-    def store(self, con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int) -> None:
-        """Everything gathered, written to the state (inside the caller's transaction)."""
+    def store(self, con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int, flows: tuple[Flow, ...]) -> None:
+        """Everything gathered, written to the state (inside the caller's transaction); `flows`: the engine's."""
         for resource, records in self.crm_records.items():
-            store_records(con, raw_table(Side.CRM, resource), records)
+            store_records(con, _crm_table(flow, resource), records, flows)
         for resource, gone in self.crm_gone.items():
             for state in {s for _, s in gone}:
-                store_gone(con, raw_table(Side.CRM, resource), [i for i, s in gone if s == state], state)
-        mc_table = raw_table(Side.MEMBERCARE, flow.mc_resource)
-        store_records(con, mc_table, self.mc_records)
-        store_gone(con, mc_table, self.mc_deleted, "deleted")
+                store_gone(con, _crm_table(flow, resource), [i for i, s in gone if s == state], state, flows)
+        store_records(con, flow.mc, self.mc_records, flows)
+        store_gone(con, flow.mc, self.mc_deleted, "deleted", flows)
         for side in (CRM_SIDE, MC_SIDE):
             ids = [record_id for s, record_id in self.dirty if s == side]
             mark_dirty(con, [flow.name], side, ids, cycle_id)
         for system, resource, record_id in self.unconditional:
-            mark_dirty(con, flows_reading(system, resource), system, [record_id], cycle_id)
+            mark_dirty(con, flows_reading(system, resource, flows), system, [record_id], cycle_id)
         save_links(con, self.new_links)
         merge_bases(con, self.rebased)
         end_links(con, self.ended_links)
@@ -150,3 +149,8 @@ class BatchRecord:
         outbox.finish(con, self.outcomes)
         outbox.rebase(con, self.rebased_on)
         outbox.enqueue(con, self.follow_ups, cycle_id)
+
+
+def _crm_table(flow: Flow, resource: str) -> RawTable:
+    """The raw table of a CRM resource a flow wrote: its own, or one its derived links go through."""
+    return flow.crm if resource == flow.crm_resource else raw_table(Side.CRM, resource)

@@ -22,7 +22,7 @@ from crm_membercare.engine.match_keys import store_gone, store_records
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.state import registered, transaction
 from crm_membercare.engine.vocabulary import Side
-from crm_membercare.mapping.flows import FLOWS, Flow
+from crm_membercare.mapping.flows import Flow
 
 Progress = Callable[[str], None]
 
@@ -37,28 +37,34 @@ class ExtractResult:
     cursor: str | None
 
 
-def flows_reading(system: str, resource: str, flows: tuple[Flow, ...] = FLOWS) -> list[str]:
-    """The flows whose planning depends on a change to this resource."""
+def flows_reading(system: str, resource: str, flows: Iterable[Flow]) -> list[str]:
+    """Those of `flows` whose planning depends on a change to this resource."""
     return [f.name for f in flows if (f.crm_resource if system == Side.CRM else f.mc_resource) == resource]
+
+
+def _reading(table: RawTable, flows: Iterable[Flow]) -> tuple[Flow, ...]:
+    return tuple(f for f in flows if (f.crm if table.system == Side.CRM else f.mc) == table)
 
 
 def extract_changes(
     con: duckdb.DuckDBPyConnection,
     client,
     table: RawTable,
-    flows: Iterable[str],
+    flows: Iterable[Flow],
     *,
     cycle_id: int = 0,
     progress: Progress | None = None,
 ) -> ExtractResult:
-    """Read what changed since the stored cursor, page by page, each page committed with its cursor."""
-    flows = tuple(flows)
+    """Read what changed since the stored cursor, page by page, each page committed with its cursor; the
+    records are marked dirty for those of `flows` that read the table."""
+    flows = _reading(table, flows)
+    names = [f.name for f in flows]
     read = changed = 0
     cursor = get_cursor(con, table.system, table.resource)
-    for page in client.iter_changes(table.resource, cursor):
+    for page in client.iter_changes(table.resource, cursor, id_field=table.id_field):
         with transaction(con):
-            ids = store_records(con, table, page.records)
-            mark_dirty(con, flows, table.system, ids, cycle_id)
+            ids = store_records(con, table, page.records, flows)
+            mark_dirty(con, names, table.system, ids, cycle_id)
             set_cursor(con, table.system, table.resource, page.cursor)
         read += len(page.records)
         changed += len(ids)
@@ -96,7 +102,7 @@ def read_ids(client, resource: str) -> IdsAnswer:
 
 
 def reconcile_ids(
-    con: duckdb.DuckDBPyConnection, client, table: RawTable, flows: Iterable[str], *, cycle_id: int = 0,
+    con: duckdb.DuckDBPyConnection, client, table: RawTable, flows: Iterable[Flow], *, cycle_id: int = 0,
     interval_s: float = 0.0, listed: IdsAnswer | None = None,
 ) -> tuple[int, int]:
     """Compare the system's `/ids` with the stored ids (MemberCare only).
@@ -111,7 +117,8 @@ def reconcile_ids(
     live as it held, means the stored ids are that list still: nothing was stored since that the system no
     longer has, and nothing the system has is missing. The comparison is then skipped.
     """
-    flows = tuple(flows)
+    flows = _reading(table, flows)
+    names = [f.name for f in flows]
     if listed is None:
         if not ids_due(con, table, interval_s):
             return 0, 0
@@ -133,10 +140,10 @@ def reconcile_ids(
                 ANTI JOIN {table.name} t ON t.id = CAST(p.id AS {table.id_type})""").fetchall()]
     fetched = [record for record in (client.find(table.resource, i) for i in missing) if record]
     with transaction(con):
-        store_gone(con, table, deleted, "deleted")
-        mark_dirty(con, flows, table.system, deleted, cycle_id)
-        stored = store_records(con, table, fetched)
-        mark_dirty(con, flows, table.system, stored, cycle_id)
+        store_gone(con, table, deleted, "deleted", flows)
+        mark_dirty(con, names, table.system, deleted, cycle_id)
+        stored = store_records(con, table, fetched, flows)
+        mark_dirty(con, names, table.system, stored, cycle_id)
         # Kept only when the stored ids now are exactly the list (every missing one found), with its length.
         record_ids_check(con, table.system, table.resource,
                          f"{listed.digest}:{len(ids)}" if len(fetched) == len(missing) else None)

@@ -17,19 +17,19 @@ from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.raw_store import gone_state, mark_deleted, upsert_records
 from crm_membercare.engine.state import registered
 from crm_membercare.engine.vocabulary import Side
-from crm_membercare.mapping.flows import FLOWS, Flow
+from crm_membercare.mapping.flows import Flow
 
 
-def _flows_matching(table: RawTable) -> list[Flow]:
-    side_resource = "crm_resource" if table.system == Side.CRM else "mc_resource"
-    return [f for f in FLOWS if f.match is not None and getattr(f, side_resource) == table.resource]
+def flows_matching(table: RawTable, flows: Iterable[Flow]) -> list[Flow]:
+    """Those of `flows` that match records of this table on first sight."""
+    return [f for f in flows if f.match is not None and (f.crm if table.system == Side.CRM else f.mc) == table]
 
 
-
-def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[dict]) -> None:
-    """Store the keys of these records (live ones; a gone record, or one of another invoice type, has none)."""
+def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[dict], flows: Iterable[Flow]) -> None:
+    """Store the keys of these records in `flows` (live ones; a gone record, or one of another part of a split
+    resource, has none)."""
     records = list(records)
-    flows = _flows_matching(table)
+    flows = flows_matching(table, flows)
     if not records or not flows:
         return
     side = table.system
@@ -39,8 +39,7 @@ def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[d
         primary = rule.crm_key if side == "crm" else rule.mc_key
         fallback = (rule.fallback.crm_key if side == "crm" else rule.fallback.mc_key) if rule.fallback else None
         for record in records:
-            live = gone_state(table, record) is None and not (
-                side == "membercare" and flow.invoice_type and record.get("invoiceType") != flow.invoice_type)
+            live = gone_state(table, record) is None and (side == Side.CRM or table.in_part(record, flow.mc_part))
             rows.append((flow.name, side, str(record[table.id_field]),
                          primary(record) if live else None, fallback(record) if live and fallback else None, live))
     frame = pd.DataFrame(rows, columns=["flow", "side", "record_id", "primary_key", "fallback_key", "live"],
@@ -55,9 +54,9 @@ def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[d
                        FROM new_keys WHERE live AND (primary_key IS NOT NULL OR fallback_key IS NOT NULL)""")
 
 
-def forget(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> None:
+def forget(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flows: Iterable[Flow]) -> None:
     """Records that are gone match nothing."""
-    flows = [f.name for f in _flows_matching(table)]
+    flows = [f.name for f in flows_matching(table, flows)]
     if ids and flows:
         con.execute(
             """DELETE FROM sync.match_keys
@@ -66,16 +65,16 @@ def forget(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> None:
         )
 
 
-def store_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: list[dict]) -> list:
-    """Upsert records into their raw table and keep their match keys current; return the changed ids."""
+def store_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: list[dict], flows: Iterable[Flow]) -> list:
+    """Upsert records into their raw table and keep their match keys in `flows` current; return the changed ids."""
     ids = upsert_records(con, table, records)
     if ids:
         changed = set(ids)
-        refresh(con, table, [r for r in records if r[table.id_field] in changed])
+        refresh(con, table, [r for r in records if r[table.id_field] in changed], flows)
     return ids
 
 
-def store_gone(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, state: str) -> None:
+def store_gone(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, state: str, flows: Iterable[Flow]) -> None:
     """Mark records archived / closed / deleted without re-reading them."""
     if not ids:
         return
@@ -83,7 +82,7 @@ def store_gone(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, state
         mark_deleted(con, table, ids)
     else:
         con.execute(f"UPDATE {table.name} SET gone = ? WHERE id IN (SELECT unnest(?))", [state, ids])
-    forget(con, table, ids)
+    forget(con, table, ids, flows)
 
 
 def indexes_for(

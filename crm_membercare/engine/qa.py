@@ -23,8 +23,8 @@ from crm_membercare.engine.derived import expected_pairs, owned_changed_since_pl
 from crm_membercare.engine.links import load_links
 from crm_membercare.engine.operations import CREATE, CRM_SIDE, MC_SIDE, TO_CRM, TO_MEMBERCARE
 from crm_membercare.engine.outbox import pending
-from crm_membercare.engine.raw_schema import RawTable, raw_table
-from crm_membercare.engine.snapshot import invoice_type_filter
+from crm_membercare.engine.raw_schema import RawTable
+from crm_membercare.engine.snapshot import part_filter
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.canonical import disagreeing_fields
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
@@ -119,11 +119,11 @@ def _scoped(finding: Finding, scope: Scope | None) -> Finding:
 
 
 def _side_table(flow: Flow, side: str) -> RawTable:
-    return raw_table(Side.CRM, flow.crm_resource) if side == CRM_SIDE else raw_table(Side.MEMBERCARE, flow.mc_resource)
+    return flow.crm if side == CRM_SIDE else flow.mc
 
 
 def _type_filter(flow: Flow, side: str) -> str:
-    return invoice_type_filter(flow) if side == MC_SIDE else ""
+    return part_filter(flow) if side == MC_SIDE else ""
 
 
 def _ids(con: duckdb.DuckDBPyConnection, query: str, params: list) -> set[str]:
@@ -131,7 +131,7 @@ def _ids(con: duckdb.DuckDBPyConnection, query: str, params: list) -> set[str]:
 
 
 def integer_mc_flows(flows: tuple[Flow, ...] = FLOWS) -> list[str]:
-    return [f.name for f in flows if f.mc_id_field == "id"]
+    return [f.name for f in flows if f.mc.integer_ids]
 
 
 def context(con: duckdb.DuckDBPyConnection, countries: CountryTable) -> MappingContext:

@@ -48,20 +48,22 @@ WHOLE_FLOW_READ = 256
 
 def mc_id_of(flow: Flow, value: Any) -> Any:
     """A MemberCare id in its own type: integers for products and invoices, strings for debtors."""
-    return int(value) if flow.mc_id_field == "id" else str(value)
+    return int(value) if flow.mc.integer_ids else str(value)
 
 
-def invoice_type_filter(flow: Flow, alias: str = "") -> str:
-    if flow.invoice_type is None:
+def part_filter(flow: Flow, alias: str = "") -> str:
+    """The SQL condition on the MemberCare raw table restricting it to the flow's part of a split resource."""
+    if flow.mc_split is None:
         return ""
     # The typed column, not the JSON: a filter on `raw` would parse every invoice's document.
-    return f" AND {alias}invoice_type = '{flow.invoice_type}'"  # a constant of the flow, not input
+    column = flow.mc.column_for(flow.mc_split[0]).name
+    return f" AND {alias}{column} = '{flow.mc_part}'"  # constants of the declarations, not input
 
 
 def load_records(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flow: Flow | None = None) -> dict:
     if not ids:
         return {}
-    type_filter = invoice_type_filter(flow) if flow is not None and table.system == Side.MEMBERCARE else ""
+    type_filter = part_filter(flow) if flow is not None and table.system == Side.MEMBERCARE else ""
     rows = con.execute(
         f"""SELECT id, raw, gone, changed_at, version, change_marker FROM {table.name}
             WHERE id IN (SELECT unnest(?)){type_filter}""",
@@ -89,10 +91,10 @@ def identity_claims(con: duckdb.DuckDBPyConnection, flow: Flow, crm_ids: list, m
     """
     if not crm_ids and not mc_ids:
         return []
-    crm_table, mc_table = raw_table(Side.CRM, flow.crm_resource), raw_table(Side.MEMBERCARE, flow.mc_resource)
+    crm_table, mc_table = flow.crm, flow.mc
     crm_prefix, mc_prefix = f"{CRM_STAMP}:{flow.crm_resource}:", f"{MC_STAMP}:{flow.mc_resource}:"
     mc_type = mc_table.id_type
-    type_filter = invoice_type_filter(flow, "m.")
+    type_filter = part_filter(flow, "m.")
     # Each side's stamp names the other record's id: compared as text with the stamps of the given ids, or
     # parsed into an id and joined on it. Every part is restricted by the given ids before it joins, so the
     # work follows the records planned, not the size of the tables.
@@ -207,7 +209,7 @@ def load_flow_input(
     their links' bases, and the match keys that the unlinked ones share with any live record."""
     dirty_crm, dirty_mc = dirty if dirty is not None else dirty_ids(con, flow)
     dirty_crm, dirty_mc = set(dirty_crm), set(dirty_mc)
-    crm_table, mc_table = raw_table(Side.CRM, flow.crm_resource), raw_table(Side.MEMBERCARE, flow.mc_resource)
+    crm_table, mc_table = flow.crm, flow.mc
     # The links planning asks for, read in bulk: the dirty records' own, and for a large change the whole
     # of the flows their references go through (one scan instead of a query per reference).
     links.fetch(flow.name, dirty_crm, dirty_mc)
@@ -333,7 +335,7 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
         mark_dirty(con, [flow.name], Side(wait.side), [wait.record_id], cycle_id, reason=wait.reason)
     for reject in unresolvable:
         mark_dirty(con, [flow.name], Side(reject.side), [reject.record_id], cycle_id)
-    if flow.invoice_type:
-        # Invoices of the other type were never this flow's: drop their marks too.
-        dirty_marks.keep_only(con, flow.name, Side.MEMBERCARE, raw_table(Side.MEMBERCARE, flow.mc_resource),
-                              invoice_type_filter(flow))
+    if flow.mc_split:
+        # Records of another part (invoices of the other type) were never this flow's: drop their marks too.
+        dirty_marks.keep_only(con, flow.name, Side.MEMBERCARE, flow.mc,
+                              part_filter(flow))

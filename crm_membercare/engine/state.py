@@ -13,7 +13,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply every migration the file has not seen, each in its own transaction; return the version."""
+    """Apply every migration the file has not seen, each in its own transaction, then create any declared raw
+    table or column the file lacks (`ensure_raw_tables`); return the version."""
     current = schema_version(con)
     for version, migration in enumerate(MIGRATIONS[current:], start=current + 1):
         con.execute("BEGIN")
@@ -182,7 +183,32 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             con.execute("ROLLBACK")
             raise
         current = version
+    ensure_raw_tables(con, RAW_TABLES)
     return current
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[RawTable]) -> None:
+    """The raw tables of these declarations, as declared: a table the file lacks is created, a declared column a
+    table lacks is added (NULL in the rows it has; the next change of a record fills it). Idempotent, run at
+    every `migrate` for the declared resources and by the engine for its flows' own, so a new resource needs
+    no migration written by hand. Writes nothing when the file has them all."""
+    present: dict[str, set[str]] = {}
+    for schema, table, column in con.execute(
+            """SELECT schema_name, table_name, column_name FROM duckdb_columns()
+               WHERE database_name = current_database()""").fetchall():
+        present.setdefault(f"{schema}.{table}", set()).add(column)
+    statements = []
+    for table in tables:
+        have = present.get(table.name)
+        if have is None:
+            statements += [f"CREATE SCHEMA IF NOT EXISTS {table.schema}", _raw_table_ddl(table)]
+        else:
+            statements += [f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"
+                           for column, kind, _ in table.columns if column not in have]
+    if statements:
+        with transaction(con):
+            for statement in statements:
+                con.execute(statement)
 
 
 # DuckDB's own memory (buffer pool, indexes, joins). Its default, 80 % of the machine, lets a large state's

@@ -17,20 +17,13 @@ import duckdb
 from crm_membercare.engine import breaker
 from crm_membercare.engine.apply import ApplyCounts, Executor
 from crm_membercare.engine.derived import plan_derived_flow, record_planned
-from crm_membercare.engine.extract import (
-    ExtractResult,
-    extract_changes,
-    flows_reading,
-    ids_due,
-    read_ids,
-    reconcile_ids,
-)
+from crm_membercare.engine.extract import ExtractResult, extract_changes, ids_due, read_ids, reconcile_ids
 from crm_membercare.engine.links import LinkIndex
 from crm_membercare.engine.operations import PlanSummary
 from crm_membercare.engine.plan import plan_flow
-from crm_membercare.engine.raw_schema import RAW_TABLES, RawTable
+from crm_membercare.engine.raw_schema import RawTable, tables_of
 from crm_membercare.engine.snapshot import chunks, dirty_ids, load_flow_input, retry_ambiguous, save_plan
-from crm_membercare.engine.state import transaction
+from crm_membercare.engine.state import ensure_raw_tables, transaction
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.countries import CountryTable
 from crm_membercare.mapping.flows import FLOWS, Flow
@@ -90,6 +83,8 @@ class SyncEngine:
         self.con, self.crm, self.mc = con, crm, mc
         self.settings = settings or EngineSettings()
         self.flows = flows
+        self.tables = tables_of(flows)  # the raw tables the flows read, created if the state file lacks one
+        ensure_raw_tables(con, self.tables)
         self.progress = progress or (lambda message: None)
         self.cycle_id = 0
         self._countries: CountryTable | None = None
@@ -128,7 +123,7 @@ class SyncEngine:
     @property
     def links(self) -> LinkIndex:
         if self._links is None:
-            integer_ids = [f.name for f in self.flows if f.mc_id_field == "id"]
+            integer_ids = [f.name for f in self.flows if f.mc.integer_ids]
             self._links = LinkIndex(con=self.con, integer_mc_ids=integer_ids,
                                     many_per_crm=[f.name for f in self.flows if f.derived is not None])
         return self._links
@@ -142,7 +137,7 @@ class SyncEngine:
     # --- steps ---------------------------------------------------------------------------------------
     def extract(self, table: RawTable) -> ExtractResult:
         client = self.crm if table.system == Side.CRM else self.mc
-        flows = flows_reading(table.system, table.resource, self.flows)
+        flows = self.flows
         result = extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id, progress=self.progress)
         if table.system == Side.MEMBERCARE:
             result = _with_ids(result, *reconcile_ids(self.con, client, table, flows, cycle_id=self.cycle_id,
@@ -150,26 +145,26 @@ class SyncEngine:
         self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")
         return result
 
-    def extract_all(self, tables: tuple[RawTable, ...] | list[RawTable] = RAW_TABLES) -> list[ExtractResult]:
-        """Every raw table (or those given), as `extract` does one; a MemberCare resource's `/ids` list is read
-        on another thread as soon as that resource is extracted (never before: a record created in between
-        would look deleted), and compared once all are in, so the long lists are on the wire while the rest
-        is read."""
+    def extract_all(self, tables: tuple[RawTable, ...] | list[RawTable] | None = None) -> list[ExtractResult]:
+        """Every raw table the flows read (or those given), as `extract` does one; a MemberCare resource's `/ids`
+        list is read on another thread as soon as that resource is extracted (never before: a record created in
+        between would look deleted), and compared once all are in, so the long lists are on the wire while the
+        rest is read."""
         results: list[ExtractResult] = []
         listing: dict[str, Future] = {}
+        tables = self.tables if tables is None else tables
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ids") as pool:
             for table in tables:
                 client = self.crm if table.system == Side.CRM else self.mc
-                flows = flows_reading(table.system, table.resource, self.flows)
-                results.append(extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id,
+                results.append(extract_changes(self.con, client, table, self.flows, cycle_id=self.cycle_id,
                                                progress=self.progress))
                 if table.system == Side.MEMBERCARE and ids_due(self.con, table, self.settings.ids_interval_s):
                     listing[table.name] = pool.submit(read_ids, self.mc, table.resource)
             for position, table in enumerate(tables):
                 if table.name in listing:
-                    flows = flows_reading(table.system, table.resource, self.flows)
+                    listed = listing[table.name].result()
                     results[position] = _with_ids(results[position], *reconcile_ids(
-                        self.con, self.mc, table, flows, cycle_id=self.cycle_id, listed=listing[table.name].result()))
+                        self.con, self.mc, table, self.flows, cycle_id=self.cycle_id, listed=listed))
         for result in results:
             self.progress(f"extracted {result.system}.{result.resource}: {result.read} read, {result.changed} changed")
         return results
@@ -210,7 +205,7 @@ class SyncEngine:
     def apply(self, flow: Flow, direction: str) -> ApplyCounts:
         """One direction's open operations of the flow, written to the target system."""
         executor = Executor(self.con, self.crm, self.mc, self.links, self.context,
-                            cycle_id=self.cycle_id, workers=self.settings.workers)
+                            cycle_id=self.cycle_id, workers=self.settings.workers, flows=self.flows)
         counts = executor.apply_flow(flow, direction)
         if counts != ApplyCounts():
             self.progress(f"wrote back {flow.name} {direction}: {counts}")

@@ -98,8 +98,9 @@ def apply_common_to_mc(
     fields: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     record: dict[str, Any] = copy.deepcopy(dict(current)) if current is not None else {}
-    if flow.invoice_type is not None:
-        record["invoiceType"] = flow.invoice_type
+    if flow.mc_split is not None:
+        field, part = flow.mc_split
+        record[field] = part
     rows = [row for row in _selected(flow, values, fields) if row.direction != "to_crm"]
     _each_row(flow, rows, lambda row: row.transform.write_mc(values.get(row.key), values, record, ctx))
     return record

@@ -47,7 +47,7 @@ def _heading(text: str, underline: str, overline: bool = False) -> list[str]:
 
 def _pairing(flow: Flow) -> list[str]:
     target = f"{flow.mc_label} record (``{flow.mc_resource}``"
-    target += f" with ``invoiceType`` {flow.invoice_type})" if flow.invoice_type else ")"
+    target += f" with ``{flow.mc_split[0]}`` {flow.mc_split[1]})" if flow.mc_split else ")"
     if flow.derived is not None:
         derived = flow.derived
         return [

@@ -3,8 +3,10 @@
 `FLOWS` lists them in dependency order (a flow comes after every flow its references go through);
 `flow_by_name(name)` finds one. A `Flow` holds:
 
-- `name`, `crm_label`/`mc_label` (for the document), `crm_resource`, `mc_resource`, `mc_id_field`,
-  `invoice_type` (the `invoiceType` its invoices have, for invoice flows; None otherwise);
+- `name`, `crm_label`/`mc_label` (for the document), `crm` and `mc`: the two resources it pairs, as declared in
+  `crm_membercare.resources` (`crm_resource`, `mc_resource`, `mc_id_field` are their names and id field);
+  `mc_part`: for a resource split between flows, the part this flow takes (invoices whose `invoiceType` is
+  "Invoice"); None otherwise;
 - `match`: the first-link rule (`MatchRule`: keys on both sides, a normaliser, an optional fallback rule);
 - `rows`: the property table (`rows.PropertyRow`: CRM field(s), MemberCare path, data type, direction, lossy
   flag, transform);
@@ -52,6 +54,19 @@ from crm_membercare.mapping.transforms import (
     EnumCodec,
     PhoneCodec,
     ReferenceCodec,
+)
+from crm_membercare.resources import (
+    CRM_CONTACTS,
+    CRM_CUSTOMERS,
+    CRM_ORDERS,
+    CRM_PRODUCTS,
+    CRM_QUOTES,
+    CRM_USERS,
+    MC_COMPANIES,
+    MC_INVOICES,
+    MC_PERSONS,
+    MC_PRODUCTS,
+    Resource,
 )
 
 DeletePolicy = Literal["propagate", "unlink", "ignore"]
@@ -142,12 +157,11 @@ class Flow:
     name: str
     crm_label: str
     mc_label: str
-    crm_resource: str
-    mc_resource: str
-    mc_id_field: str
+    crm: Resource
+    mc: Resource
     rows: tuple[PropertyRow, ...]
     match: MatchRule | None = None
-    invoice_type: str | None = None
+    mc_part: str | None = None
     mc_removal: MemberCareRemoval = "close"
     mc_action_statuses: tuple[tuple[str, str], ...] = ()
     delete_policy: DeletePolicy = "propagate"
@@ -155,6 +169,27 @@ class Flow:
     creates_records: bool = True
     derived: DerivedLink | None = None
     mc_kept_while_referenced: KeptWhileReferenced | None = None
+
+    def __post_init__(self) -> None:
+        if self.mc_part is not None and (self.mc.split is None or self.mc_part not in self.mc.split.parts):
+            raise ValueError(f"flow {self.name}: {self.mc.name} has no part {self.mc_part!r}")
+
+    @property
+    def crm_resource(self) -> str:
+        return self.crm.resource
+
+    @property
+    def mc_resource(self) -> str:
+        return self.mc.resource
+
+    @property
+    def mc_id_field(self) -> str:
+        return self.mc.id_field
+
+    @property
+    def mc_split(self) -> tuple[str, str] | None:
+        """(API field, value) every MemberCare record of this flow has, for a flow taking part of its resource."""
+        return (self.mc.split.field, self.mc_part) if self.mc_part is not None and self.mc.split else None
 
     @property
     def title(self) -> str:
@@ -286,7 +321,7 @@ INVOICE_ACTIONS = (("Credited", "credit"),)
 
 PRODUCTS = Flow(
     name="products_products", crm_label="Custom Product", mc_label="MemberCare Products",
-    crm_resource="products", mc_resource="products", mc_id_field="id",
+    crm=CRM_PRODUCTS, mc=MC_PRODUCTS,
     match=MatchRule("sku", Field("productNumber"), "trimmed"),
     mc_removal="delete",
     mc_kept_while_referenced=KeptWhileReferenced(
@@ -305,7 +340,7 @@ PRODUCTS = Flow(
 
 CUSTOMERS = Flow(
     name="customers_companies", crm_label="Custom Customer", mc_label="MemberCare Companies",
-    crm_resource="customers", mc_resource="companies", mc_id_field="debtorAccountNumber",
+    crm=CRM_CUSTOMERS, mc=MC_COMPANIES,
     match=MatchRule("org_number", Field("organizationNumber"), "digits",
                     fallback=MatchRule("email", ContactValue("Email"), "email")),
     mc_removal="close",
@@ -323,7 +358,7 @@ CUSTOMERS = Flow(
 
 CONTACTS = Flow(
     name="contacts_persons", crm_label="Custom Contact", mc_label="MemberCare Persons",
-    crm_resource="contacts", mc_resource="persons", mc_id_field="debtorAccountNumber",
+    crm=CRM_CONTACTS, mc=MC_PERSONS,
     match=MatchRule("email", ContactValue("Email"), "email"),
     mc_removal="close",
     rows=(
@@ -354,7 +389,7 @@ CONTACTS = Flow(
 
 ORDERS = Flow(
     name="orders_invoices", crm_label="Custom Order", mc_label="MemberCare Invoices",
-    crm_resource="orders", mc_resource="invoices", mc_id_field="id", invoice_type="Invoice",
+    crm=CRM_ORDERS, mc=MC_INVOICES, mc_part="Invoice",
     match=MatchRule("order_number", Field("orderReference"), "trimmed"),
     mc_removal="delete_draft_else_credit", mc_action_statuses=INVOICE_ACTIONS,
     rows=(*_invoice_rows("order_number", "order_date", "due_date", ORDER_STATUS),
@@ -363,7 +398,7 @@ ORDERS = Flow(
 
 QUOTES = Flow(
     name="quotes_invoices", crm_label="Custom Quote", mc_label="MemberCare Invoices",
-    crm_resource="quotes", mc_resource="invoices", mc_id_field="id", invoice_type="Proforma",
+    crm=CRM_QUOTES, mc=MC_INVOICES, mc_part="Proforma",
     match=MatchRule("quote_number", Field("orderReference"), "trimmed"),
     mc_removal="delete_draft_else_credit", mc_action_statuses=INVOICE_ACTIONS,
     rows=_invoice_rows("quote_number", "quote_date", "valid_until", QUOTE_STATUS),
@@ -371,7 +406,7 @@ QUOTES = Flow(
 
 USERS = Flow(
     name="users_invoices", crm_label="Custom User", mc_label="MemberCare Invoices",
-    crm_resource="users", mc_resource="invoices", mc_id_field="id",
+    crm=CRM_USERS, mc=MC_INVOICES,
     mc_removal="none", delete_policy="ignore", creates_records=False,
     derived=DerivedLink(through=("orders_invoices", "quotes_invoices"), owner_field="owner_id",
                         mc_owner_path="ourReferenceEmail", crm_owner_key="email"),

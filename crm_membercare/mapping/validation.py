@@ -28,6 +28,7 @@ from crm_membercare.mapping.links import MappingContext
 from crm_membercare.mapping.problems import FieldProblem, MappingRejected
 from crm_membercare.mapping.rows import MISSING, RawValue
 from crm_membercare.mapping.transforms import DecimalCodec, EnumCodec
+from crm_membercare.resources import CRM_LINE_REQUIRED
 
 MAX_TEXT_LENGTH = 4000
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
@@ -35,16 +36,6 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ALPHA2 = re.compile(r"^[A-Z]{2}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 TEXT_KINDS = {"text", "email", "phone", "url", "digits", "currency"}
-# DESIGN A1: the CustomCRM fields that may not be null (those not marked "?"), by resource; "lines" for items.
-CRM_NOT_NULL = {
-    "contacts": {"first_name", "last_name", "newsletter"},
-    "customers": {"name", "customer_type"},
-    "products": {"sku", "name", "price", "currency", "vat_rate", "unit", "active"},
-    "orders": {"order_date", "status", "currency"},
-    "quotes": {"quote_date", "status", "currency"},
-    "users": {"email", "first_name", "last_name", "role", "active"},
-    "lines": {"description", "quantity", "unit_price", "discount_percent", "vat_rate"},
-}
 
 
 def _shown(value: Any) -> Any:
@@ -144,8 +135,9 @@ def _date_reason(value: Any, side: str) -> str | None:
 
 def _not_null_in_crm(flow: Flow, crm_fields: tuple[str, ...], subfield: str) -> bool:
     if subfield.startswith("["):
-        return subfield.rsplit(".", 1)[-1] in CRM_NOT_NULL["lines"]
-    return len(crm_fields) == 1 and crm_fields[0] in CRM_NOT_NULL.get(flow.crm_resource, set())
+        return subfield.rsplit(".", 1)[-1] in CRM_LINE_REQUIRED
+    # DESIGN A1: the CustomCRM fields that may not be null, declared with the resource (`Resource.required`).
+    return len(crm_fields) == 1 and crm_fields[0] in flow.crm.required
 
 
 def _validate(flow: Flow, payload: Mapping[str, Any], side: str, partial: bool,

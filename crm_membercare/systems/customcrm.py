@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 
+from crm_membercare.resources import CRM, names
 from crm_membercare.systems.errors import FieldError, NotFound
 from crm_membercare.systems.transport import Transport
 
-CRM_RESOURCES = ("contacts", "customers", "orders", "quotes", "products", "users")
+CRM_RESOURCES = names(CRM)  # the declared ones (crm_membercare/resources.py)
 MAX_PAGE = 1000
 
 
@@ -59,20 +60,21 @@ class CustomCrmClient(Transport):
 
     # --- reads ----------------------------------------------------------------------------------------
     def iter_changes(
-        self, resource: str, updated_since: str | None = None, *, page_size: int = MAX_PAGE
+        self, resource: str, updated_since: str | None = None, *, page_size: int = MAX_PAGE, id_field: str = "id"
     ) -> Iterator[CrmPage]:
         """Every record (archived included) with `updated_at >= updated_since`, oldest first, page by page.
 
         The keyset cursor is stable under concurrent writes: a record updated during the iteration moves
-        past the cursor and comes again at its new version. Each (id, version) is yielded once.
+        past the cursor and comes again at its new version. Each (id, version) is yielded once. (`id_field`:
+        every CustomCRM resource's is `id`; taken for symmetry with MemberCare's client.)
         """
         seen: set[tuple[int, int]] = set()
         cursor: str | None = None
         params = {"updated_since": updated_since, "include_archived": "true", "limit": page_size}
         while True:
             body = self.request("GET", f"/{resource}", params={**params, "cursor": cursor}).json()
-            fresh = [r for r in body["data"] if (r["id"], r["version"]) not in seen]
-            seen.update((r["id"], r["version"]) for r in fresh)
+            fresh = [r for r in body["data"] if (r[id_field], r["version"]) not in seen]
+            seen.update((r[id_field], r["version"]) for r in fresh)
             if body["data"]:
                 yield CrmPage(fresh, body["data"][-1]["updated_at"])
             cursor = body.get("next_cursor")

@@ -9,11 +9,12 @@ from typing import Any
 
 import httpx
 
+from crm_membercare.resources import MEMBERCARE, declared, names
 from crm_membercare.systems.errors import FieldError, NotFound
 from crm_membercare.systems.membercare_paging import ChangeWalker
 from crm_membercare.systems.transport import Transport
 
-MC_RESOURCES = ("persons", "companies", "products", "invoices")
+MC_RESOURCES = names(MEMBERCARE)  # the declared ones (crm_membercare/resources.py)
 MAX_PAGE = 500
 
 
@@ -76,9 +77,11 @@ class MemberCareClient(Transport):
 
     # --- reads ----------------------------------------------------------------------------------------
     def iter_changes(
-        self, resource: str, seen_through: str | None = None, *, page_size: int = MAX_PAGE
+        self, resource: str, seen_through: str | None = None, *, page_size: int = MAX_PAGE,
+        id_field: str | None = None,
     ) -> Iterator[McPage]:
-        """Every record changed at or after the second `seen_through`, each (id, lastChange) once.
+        """Every record changed at or after the second `seen_through`, each (id, lastChange) once; `id_field`
+        names the id (by default the declared resource's, crm_membercare/resources.py).
 
         Loses nothing under page drift, exclusive `changedAfter`, second precision and the repeated autumn
         hour; see `membercare_paging.ChangeWalker` for how.
@@ -88,7 +91,8 @@ class MemberCareClient(Transport):
             params = {"changedAfter": changed_after, "page": page, "pageSize": page_size}
             return self.request("GET", f"/{resource}", params=params).json()
 
-        for records, cursor in ChangeWalker(fetch, id_field=_id_field(resource)).walk(seen_through):
+        id_field = id_field or declared(MEMBERCARE, resource).id_field
+        for records, cursor in ChangeWalker(fetch, id_field=id_field).walk(seen_through):
             yield McPage(records, cursor)
 
     def list_ids(self, resource: str) -> list:
@@ -131,6 +135,3 @@ class MemberCareClient(Transport):
     def credit(self, invoice_id: int) -> dict:
         return self.request("POST", f"/invoices/{invoice_id}/credit").json()
 
-
-def _id_field(resource: str) -> str:
-    return "debtorAccountNumber" if resource in ("persons", "companies") else "id"
