@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from crm_membercare.sandbox.admin import admin_router
 from crm_membercare.sandbox.clock import SandboxClock
 from crm_membercare.sandbox.customcrm.errors import CrmError, FieldProblem, ValidationFailed
-from crm_membercare.sandbox.customcrm.fields import RESOURCES
+from crm_membercare.sandbox.customcrm.fields import Field, with_extra
 from crm_membercare.sandbox.customcrm.service import CrmService, ListQuery
 from crm_membercare.sandbox.customcrm.store import CustomCrmStore
 from crm_membercare.sandbox.customcrm.timestamps import since_ms
@@ -24,12 +24,16 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(
-    db_path: Path, *, token: str = DEFAULT_TOKEN, clock: SandboxClock | None = None, fault_seed: int | None = None
+    db_path: Path, *, token: str = DEFAULT_TOKEN, clock: SandboxClock | None = None, fault_seed: int | None = None,
+    extra_resources: Mapping[str, Mapping[str, Field]] | None = None,
 ) -> FastAPI:
+    """The app over a store at `db_path`. `extra_resources` (resource -> its writable fields, as in fields.py)
+    adds plain resources beside DESIGN A1's, served like them: how a test gives a new flow a CRM side."""
     clock = clock or SandboxClock()
-    store = CustomCrmStore(db_path, clock)
+    fields = with_extra(extra_resources)
+    store = CustomCrmStore(db_path, clock, tuple(fields))
     injector = FaultInjector(fault_seed)
-    service = CrmService(store)
+    service = CrmService(store, fields)
 
     app = FastAPI(title="CustomCRM sandbox", version="1")
     app.state.store = store
@@ -41,7 +45,7 @@ def create_app(
     app.include_router(admin_router(store, injector, clock))
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(_bearer(token))])
-    for resource in RESOURCES:
+    for resource in fields:
         _add_resource_routes(api, resource, service)
     app.include_router(api)
     return app

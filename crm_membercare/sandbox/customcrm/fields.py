@@ -6,6 +6,7 @@ One generic validator (validation.py) walks these descriptions; adding a field i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -142,6 +143,16 @@ _OWN_FIELDS: dict[str, dict[str, Field]] = {
 FIELDS: dict[str, dict[str, Field]] = {
     name: {**fields, "external_ref": _optional("text")} for name, fields in _OWN_FIELDS.items()
 }
+
+
+def with_extra(extra: Mapping[str, Mapping[str, Field]] | None) -> dict[str, dict[str, Field]]:
+    """`FIELDS` and the resources a caller adds (`create_app(extra_resources=...)`): each a plain resource with
+    the given writable fields (plus `external_ref`), integer ids, versions and archiving like every other."""
+    added = {name: {**fields, "external_ref": _optional("text")} for name, fields in (extra or {}).items()}
+    clash = set(added) & set(FIELDS)
+    if clash:
+        raise ValueError(f"resources already defined: {', '.join(sorted(clash))}")
+    return {**{name: FIELDS[name] for name in RESOURCES}, **added}
 
 
 def read_only(resource: str) -> frozenset[str]:

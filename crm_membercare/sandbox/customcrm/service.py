@@ -5,6 +5,7 @@ The HTTP layer (app.py) only translates between requests and these methods.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from crm_membercare.sandbox.customcrm import keyset
@@ -14,6 +15,7 @@ from crm_membercare.sandbox.customcrm.fields import (
     FIELDS,
     LINE_TOTAL_KEYS,
     NUMBERING,
+    Field,
     unique_key,
 )
 from crm_membercare.sandbox.customcrm.store import CustomCrmStore, Transaction
@@ -48,8 +50,9 @@ def if_match_allows(header: str, version: int) -> bool:
 
 
 class CrmService:
-    def __init__(self, store: CustomCrmStore) -> None:
+    def __init__(self, store: CustomCrmStore, fields: Mapping[str, Mapping[str, Field]] = FIELDS) -> None:
         self.store = store
+        self.fields = fields  # resource -> its writable fields (fields.with_extra)
 
     def list(self, resource: str, query: ListQuery) -> Page:
         try:
@@ -69,10 +72,10 @@ class CrmService:
         return record
 
     def create(self, resource: str, body: object) -> dict:
-        values = writable_values(resource, body, partial=False)
+        values = writable_values(resource, body, partial=False, fields=self.fields)
         check_parties(resource, values)
         with self.store.transaction() as tx:
-            _check_references(tx, resource, values)
+            _check_references(tx, self.fields[resource], values)
             _check_unique(tx, resource, values, record_id=None)
             record = {"id": tx.next_value(resource)}
             if resource in NUMBERING:
@@ -87,10 +90,10 @@ class CrmService:
             current = _live(tx, resource, record_id)
             if if_match is not None and not if_match_allows(if_match, current["version"]):
                 raise CrmError(412, f"version is {current['version']}, not {if_match}")
-            changes = writable_values(resource, body, partial=True)
+            changes = writable_values(resource, body, partial=True, fields=self.fields)
             record = {**current, **changes, "version": current["version"] + 1}
             check_parties(resource, record)
-            _check_references(tx, resource, changes)
+            _check_references(tx, self.fields[resource], changes)
             _check_unique(tx, resource, record, record_id=record_id)
             return tx.write(resource, _with_total(resource, record))
 
@@ -122,12 +125,12 @@ def _with_total(resource: str, record: dict) -> dict:
     return record
 
 
-def _check_references(tx: Transaction, resource: str, values: dict) -> None:
+def _check_references(tx: Transaction, fields: Mapping[str, Field], values: dict) -> None:
     """Every id the body names must be a record that exists (archived ones included: they still exist)."""
     wanted = [
-        (("body", name), FIELDS[resource][name].target, values[name])
+        (("body", name), fields[name].target, values[name])
         for name in values
-        if FIELDS[resource][name].kind == "ref" and values[name] is not None
+        if fields[name].kind == "ref" and values[name] is not None
     ]
     wanted += [
         (("body", "lines", index, "product_id"), "products", line["product_id"])

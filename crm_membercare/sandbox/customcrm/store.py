@@ -28,7 +28,7 @@ FIRST_VALUES = {**dict.fromkeys(RESOURCES, 1), **{field: first for field, _, fir
 CLOCK_STEP_BACK_MS = 1000
 
 
-def _schema() -> str:
+def _schema(resources: tuple[str, ...] = RESOURCES) -> str:
     tables = "".join(
         f"""
         CREATE TABLE IF NOT EXISTS {name} (
@@ -37,7 +37,7 @@ def _schema() -> str:
         CREATE INDEX IF NOT EXISTS {name}_updated ON {name} (updated_ms, id);
         CREATE UNIQUE INDEX IF NOT EXISTS {name}_unique ON {name} (unique_key)
             {"WHERE archived = 0" if name == "products" else ""};"""
-        for name in RESOURCES
+        for name in resources
     )
     return tables + "\nCREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);"
 
@@ -113,8 +113,10 @@ class Transaction:
 
 
 class CustomCrmStore(SqliteStore):
-    def __init__(self, db_path: Path, clock: SandboxClock) -> None:
-        super().__init__(db_path, clock, _schema(), FIRST_VALUES, RESOURCES)
+    def __init__(self, db_path: Path, clock: SandboxClock, resources: tuple[str, ...] = RESOURCES) -> None:
+        """`resources`: the tables to hold (`RESOURCES`, and any a caller added to the app)."""
+        first_values = {**FIRST_VALUES, **{name: 1 for name in resources if name not in FIRST_VALUES}}
+        super().__init__(db_path, clock, _schema(resources), first_values, resources)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -159,13 +159,14 @@ def _check_lines(value: Any, loc: Loc, problems: list[FieldProblem]) -> list[dic
             enumerate(value)]
 
 
-def writable_values(resource: str, body: Any, *, partial: bool) -> dict:
+def writable_values(resource: str, body: Any, *, partial: bool,
+                    fields: Mapping[str, Mapping[str, Field]] = FIELDS) -> dict:
     """The body's writable fields, checked (read-only ones dropped); on create, defaults fill the gaps.
 
     Raises ValidationFailed naming every bad field.
     """
     problems: list[FieldProblem] = []
-    values = _check_object(FIELDS[resource], body, ("body",), problems, partial=partial,
+    values = _check_object(fields[resource], body, ("body",), problems, partial=partial,
                            ignored=read_only(resource))
     if problems:
         raise ValidationFailed(problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from crm_membercare.sandbox.membercare.paging import envelope, parse_list_query
 from crm_membercare.sandbox.membercare.records import Records
 from crm_membercare.sandbox.membercare.store import DEBTOR_RESOURCES, RESOURCES, MemberCareStore
 from crm_membercare.sandbox.membercare.tokens import TokenRegistry
+from crm_membercare.sandbox.membercare.validation import FIELD_READERS, Lookup
 
 DEFAULT_API_KEY = "sandbox-membercare-key"
 
@@ -33,9 +35,16 @@ def create_app(
     api_key: str = DEFAULT_API_KEY,
     clock: SandboxClock | None = None,
     fault_seed: int | None = None,
+    extra_resources: Mapping[str, Callable[[dict, Lookup], dict]] | None = None,
 ) -> FastAPI:
+    """The app over a store at `db_path`. `extra_resources` (resource -> a function reading its writable fields
+    from a body, like validation.product_fields) adds plain resources beside DESIGN A2's: integer `id`s, listed
+    and paged like the others, deleted for good: how a test gives a new flow a MemberCare side."""
+    extra = dict(extra_resources or {})
+    if set(extra) & set(RESOURCES):
+        raise ValueError(f"resources already defined: {', '.join(sorted(set(extra) & set(RESOURCES)))}")
     clock = clock or SandboxClock()
-    store = MemberCareStore(Path(db_path), clock)
+    store = MemberCareStore(Path(db_path), clock, (*RESOURCES, *extra))
     injector = FaultInjector(fault_seed)
     tokens = TokenRegistry()
     app = FastAPI(title="MemberCare sandbox", version="1")
@@ -43,7 +52,7 @@ def create_app(
     install_fault_middleware(app, injector, error_body=lambda code: {"error": code})
     _install_error_handlers(app)
     app.include_router(_token_router(api_key, tokens, injector, clock))
-    app.include_router(_api_router(Records(store), tokens))
+    app.include_router(_api_router(Records(store, {**FIELD_READERS, **extra}), tokens))
     app.include_router(admin_router(store, injector, clock))
     return app
 
@@ -86,31 +95,32 @@ def _api_router(records: Records, tokens: TokenRegistry) -> APIRouter:
     def list_records(resource: str, request: Request) -> dict[str, Any]:
         query = parse_list_query(request.query_params)
         total, result = store.page(
-            _known(resource), query.changed_after, query.external_id, query.offset, query.page_size
+            _known(resource, store.resources), query.changed_after, query.external_id, query.offset,
+            query.page_size
         )
         return envelope(request.url, query, total, result)
 
     @router.get("/{resource}/ids")
     def ids(resource: str) -> JSONResponse:
-        keys = store.ids(_known(resource))
+        keys = store.ids(_known(resource, store.resources))
         # Rendered as it is: FastAPI's encoder would visit each of a million ids in Python first.
         return JSONResponse({"result": [str(key) for key in keys] if resource in DEBTOR_RESOURCES else keys})
 
     @router.get("/{resource}/{key}")
     def get_record(resource: str, key: str) -> dict[str, Any]:
-        return records.get(_known(resource), _key(key))
+        return records.get(_known(resource, store.resources), _key(key))
 
     @router.post("/{resource}", status_code=201)
     def create_record(resource: str, body: JsonBody) -> dict[str, Any]:
-        return records.create(_known(resource), body)
+        return records.create(_known(resource, store.resources), body)
 
     @router.put("/{resource}/{key}")
     def replace_record(resource: str, key: str, body: JsonBody) -> dict[str, Any]:
-        return records.replace(_known(resource), _key(key), body)
+        return records.replace(_known(resource, store.resources), _key(key), body)
 
     @router.delete("/{resource}/{key}", status_code=204)
     def delete_record(resource: str, key: str) -> Response:
-        records.delete(_known(resource), _key(key))
+        records.delete(_known(resource, store.resources), _key(key))
         return Response(status_code=204)
 
     @router.post("/invoices/{key}/credit")
@@ -120,8 +130,8 @@ def _api_router(records: Records, tokens: TokenRegistry) -> APIRouter:
     return router
 
 
-def _known(resource: str) -> str:
-    if resource not in RESOURCES:
+def _known(resource: str, resources: tuple[str, ...]) -> str:
+    if resource not in resources:
         raise not_found()
     return resource
 

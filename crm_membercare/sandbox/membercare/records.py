@@ -5,18 +5,21 @@ Every write runs in one store transaction, so reference checks, number assignmen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from crm_membercare.sandbox.membercare import invoices
 from crm_membercare.sandbox.membercare.errors import ApiError, not_found
 from crm_membercare.sandbox.membercare.oslo_time import render_local
 from crm_membercare.sandbox.membercare.store import DEBTOR_RESOURCES, MemberCareStore, Transaction
-from crm_membercare.sandbox.membercare.validation import FIELD_READERS, require_object
+from crm_membercare.sandbox.membercare.validation import FIELD_READERS, Lookup, require_object
 
 
 class Records:
-    def __init__(self, store: MemberCareStore) -> None:
+    def __init__(self, store: MemberCareStore,
+                 readers: Mapping[str, Callable[[dict, Lookup], dict]] = FIELD_READERS) -> None:
         self.store = store
+        self.readers = readers  # resource -> what reads its writable fields from a body
 
     def get(self, resource: str, key: int) -> dict:
         with self.store.transaction() as tx:
@@ -25,7 +28,7 @@ class Records:
     def create(self, resource: str, body: Any) -> dict:
         body = require_object(body)
         with self.store.transaction() as tx:
-            fields = FIELD_READERS[resource](body, tx)
+            fields = self.readers[resource](body, tx)
             sequence = "debtor" if resource in DEBTOR_RESOURCES else resource
             key = tx.next_value(sequence)
             return _write(tx, resource, key, fields, previous=None)
@@ -35,7 +38,7 @@ class Records:
         body = require_object(body)
         with self.store.transaction() as tx:
             previous = _existing(tx, resource, key)
-            fields = FIELD_READERS[resource](body, tx)
+            fields = self.readers[resource](body, tx)
             return _write(tx, resource, key, fields, previous)
 
     def delete(self, resource: str, key: int) -> None:
@@ -74,7 +77,9 @@ def _write(tx: Transaction, resource: str, key: int, fields: dict, previous: dic
         if owner is not None and owner != key:
             raise ApiError(409, "duplicate_product_number")
         return tx.write(resource, {"id": key, **fields}, unique_key=fields["productNumber"])
-    return tx.write(resource, _invoice(tx, key, fields, previous))
+    if resource == "invoices":
+        return tx.write(resource, _invoice(tx, key, fields, previous))
+    return tx.write(resource, {"id": key, **fields})  # a resource added to the app: its fields as read
 
 
 def _person(tx: Transaction, key: int, fields: dict, previous: dict | None) -> dict:

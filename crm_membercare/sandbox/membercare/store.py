@@ -33,7 +33,7 @@ def record_id(resource: str, record: dict) -> int:
     return int(record[id_field(resource)])
 
 
-def _schema() -> str:
+def _schema(resources: tuple[str, ...] = RESOURCES) -> str:
     tables = "".join(
         f"""
         CREATE TABLE IF NOT EXISTS {name} (
@@ -41,14 +41,14 @@ def _schema() -> str:
             unique_key TEXT UNIQUE, body TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS {name}_changed ON {name} (changed_at, id);
         CREATE INDEX IF NOT EXISTS {name}_external ON {name} (external_id);"""
-        for name in RESOURCES
+        for name in resources
     )
     return tables + "\nCREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);"
 
 
-def _table(resource: str) -> str:
+def _table(resource: str, resources: tuple[str, ...]) -> str:
     """The table of a resource; table names cannot be SQL parameters, so only known names get through."""
-    if resource not in RESOURCES:
+    if resource not in resources:
         raise ValueError(f"unknown resource {resource!r}")
     return resource
 
@@ -62,22 +62,26 @@ def _rendered(changed_at: int, body: str) -> dict:
 class Transaction:
     """The operations a request performs, all inside one SQLite transaction stamped with one instant."""
 
-    def __init__(self, connection: sqlite3.Connection, now: int) -> None:
+    def __init__(self, connection: sqlite3.Connection, now: int, resources: tuple[str, ...] = RESOURCES) -> None:
         self._db = connection
         self.now = now
+        self._resources = resources
+
+    def _table(self, resource: str) -> str:
+        return _table(resource, self._resources)
 
     def get(self, resource: str, key: int) -> dict | None:
         if not storable(key):
             return None
-        row = self._db.execute(f"SELECT changed_at, body FROM {_table(resource)} WHERE id = ?", (key,)).fetchone()
+        row = self._db.execute(f"SELECT changed_at, body FROM {self._table(resource)} WHERE id = ?", (key,)).fetchone()
         return _rendered(*row) if row else None
 
     def exists(self, resource: str, key: int) -> bool:
         return storable(key) and \
-            self._db.execute(f"SELECT 1 FROM {_table(resource)} WHERE id = ?", (key,)).fetchone() is not None
+            self._db.execute(f"SELECT 1 FROM {self._table(resource)} WHERE id = ?", (key,)).fetchone() is not None
 
     def unique_key_owner(self, resource: str, unique_key: str) -> int | None:
-        row = self._db.execute(f"SELECT id FROM {_table(resource)} WHERE unique_key = ?", (unique_key,)).fetchone()
+        row = self._db.execute(f"SELECT id FROM {self._table(resource)} WHERE unique_key = ?", (unique_key,)).fetchone()
         return row[0] if row else None
 
     def write(self, resource: str, record: dict, unique_key: str | None = None) -> dict:
@@ -86,7 +90,7 @@ class Transaction:
         text = _to_json(body)
         # An upsert, not INSERT OR REPLACE: a clash on unique_key must fail, never delete the other row.
         self._db.execute(
-            f"INSERT INTO {_table(resource)} (id, changed_at, external_id, unique_key, body) "
+            f"INSERT INTO {self._table(resource)} (id, changed_at, external_id, unique_key, body) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET changed_at = excluded.changed_at, "
             "external_id = excluded.external_id, unique_key = excluded.unique_key, body = excluded.body",
             (record_id(resource, body), self.now, body.get("externalId"), unique_key, text),
@@ -94,7 +98,7 @@ class Transaction:
         return _rendered(self.now, text)
 
     def delete(self, resource: str, key: int) -> None:
-        self._db.execute(f"DELETE FROM {_table(resource)} WHERE id = ?", (key,))
+        self._db.execute(f"DELETE FROM {self._table(resource)} WHERE id = ?", (key,))
 
     def next_value(self, sequence: str) -> int:
         """Take the next number of `sequence` (debtor numbers, ids, invoice numbers, address ids)."""
@@ -104,12 +108,18 @@ class Transaction:
 
 
 class MemberCareStore(SqliteStore):
-    def __init__(self, db_path: Path, clock: SandboxClock) -> None:
-        super().__init__(db_path, clock, _schema(), FIRST_VALUES, RESOURCES)
+    def __init__(self, db_path: Path, clock: SandboxClock, resources: tuple[str, ...] = RESOURCES) -> None:
+        """`resources`: the tables to hold (`RESOURCES`, and any a caller added to the app)."""
+        first_values = {**FIRST_VALUES, **{name: 1 for name in resources if name not in RESOURCES}}
+        super().__init__(db_path, clock, _schema(resources), first_values, resources)
+        self.resources = resources
+
+    def _table(self, resource: str) -> str:
+        return _table(resource, self.resources)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self._transaction(lambda db: Transaction(db, epoch_seconds(self.clock.now()))) as tx:
+        with self._transaction(lambda db: Transaction(db, epoch_seconds(self.clock.now()), self.resources)) as tx:
             yield tx
 
     def page(
@@ -129,18 +139,19 @@ class MemberCareStore(SqliteStore):
             params.append(external_id)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
-            (total,) = self._db.execute(f"SELECT COUNT(*) FROM {_table(resource)} {clause}", params).fetchone()
+            (total,) = self._db.execute(f"SELECT COUNT(*) FROM {self._table(resource)} {clause}", params).fetchone()
             if offset >= total:  # past the last page (an offset beyond SQLite's integers included): empty
                 return total, []
             rows = self._db.execute(
-                f"SELECT changed_at, body FROM {_table(resource)} {clause} ORDER BY changed_at, id LIMIT ? OFFSET ?",
+                f"SELECT changed_at, body FROM {self._table(resource)} {clause} "
+                "ORDER BY changed_at, id LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             ).fetchall()
         return total, [_rendered(*row) for row in rows]
 
     def ids(self, resource: str) -> list[int]:
         with self._lock:
-            return [row[0] for row in self._db.execute(f"SELECT id FROM {_table(resource)} ORDER BY id")]
+            return [row[0] for row in self._db.execute(f"SELECT id FROM {self._table(resource)} ORDER BY id")]
 
     def seed(self, seed: int, scale: Scale, overlap: float, stamped: bool = False) -> dict[str, int]:
         """Reset, then bulk-insert the generated records straight into SQLite and move the sequences past them."""
@@ -154,7 +165,7 @@ class MemberCareStore(SqliteStore):
             try:
                 for resource, chunk in generate("membercare", seed, scale, overlap, self.clock.now(), stamped=stamped):
                     self._db.executemany(
-                        f"INSERT INTO {_table(resource)} (id, changed_at, external_id, unique_key, body) "
+                        f"INSERT INTO {self._table(resource)} (id, changed_at, external_id, unique_key, body) "
                         "VALUES (?, ?, ?, ?, ?)",
                         [_seed_row(resource, record, highest) for record in chunk],
                     )
