@@ -25,7 +25,8 @@ def given(mc: Record, *, linked: bool, base_mc: dict | None = None, unowned=()) 
     users = {3: Record(3, KARI, None, None, "1"), 4: Record(4, OLA, None, None, "1")}
     bases = {(3, "501"): ({}, base_mc or {})} if linked else {}
     return DerivedInput(USERS, CTX, [(3, 501, "orders_invoices", 21, linked)], users, {501: mc}, bases,
-                        {"kari@firma.no": [3], "ola@firma.no": [4]}, unowned=list(unowned))
+                        {"kari@firma.no": [3], "ola@firma.no": [4]}, unowned=list(unowned),
+                        through={"orders_invoices": "orders", "quotes_invoices": "quotes"})
 
 
 def test_an_owner_first_seen_links_the_pair_and_writes_nothing_when_the_invoice_already_names_them():

@@ -102,7 +102,7 @@ class State:
         with transaction(self.con):
             given = load_flow_input(self.con, PRODUCTS, links, ctx, dirty=dirty, conflict_policy=policy)
             plan = plan_flow(given)
-            save_plan(self.con, plan, given, 1, links)
+            save_plan(self.con, plan, given, 1, links, FLOWS)
         return plan
 
     def links(self) -> list[tuple]:

@@ -152,7 +152,7 @@ class SyncEngineResource(dg.ConfigurableResource):
 
     def qa_context(self) -> MappingContext:
         """A mapping context over the links as stored now (after this run's writebacks)."""
-        return qa.context(self.con, self.cycle.engine.context.countries)
+        return qa.context(self.con, self.cycle.engine.context.countries, self.cycle.engine.flows)
 
 
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:

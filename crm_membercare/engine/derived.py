@@ -10,7 +10,7 @@ on the invoice of an order or quote that has no owner (one created from MemberCa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,22 +31,32 @@ from crm_membercare.engine.operations import (
     Reject,
 )
 from crm_membercare.engine.plan import FlowInput
-from crm_membercare.engine.raw_schema import raw_table
+from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.snapshot import dirty_ids, load_records, mc_id_of
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.canonical import base_value, base_values, fields_agree
 from crm_membercare.mapping.convert import crm_to_common, mc_to_common
-from crm_membercare.mapping.flows import Flow, flow_by_name
+from crm_membercare.mapping.flows import Flow
 from crm_membercare.mapping.links import MappingContext
 from crm_membercare.mapping.problems import MappingError
 
+Through = Mapping[str, RawTable]  # a derived flow's through flows, by name: the CRM table of each
 
-def _expected_sql(flow: Flow) -> tuple[str, list]:
+
+def through_tables(flow: Flow, flows: Iterable[Flow]) -> Through:
+    """The CRM raw table of each flow `flow` derives its links through, found among `flows` (the engine's)."""
+    by_name = {f.name: f for f in flows}
+    missing = [name for name in flow.derived.through if name not in by_name]
+    if missing:
+        raise KeyError(f"flow {flow.name} derives through {', '.join(missing)}, not among the engine's flows")
+    return {name: by_name[name].crm for name in flow.derived.through}
+
+
+def _expected_sql(flow: Flow, through: Through) -> tuple[str, list]:
     """(owner crm id, mc id as text, through flow, owned crm id) of every expected pair: a query, its values."""
     derived = flow.derived
     parts, params = [], []
-    for through_name in derived.through:
-        table = raw_table(Side.CRM, flow_by_name(through_name).crm_resource)
+    for through_name, table in through.items():
         parts.append(
             f"""SELECT t.{derived.owner_field} AS crm_id, l.mc_id, l.flow AS through, l.crm_id AS owned
                 FROM sync.links l JOIN {table.name} t ON t.id = l.crm_id
@@ -55,20 +65,21 @@ def _expected_sql(flow: Flow) -> tuple[str, list]:
     return " UNION ALL ".join(parts), params
 
 
-def expected_pairs(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[tuple[int, Any], tuple[str, int]]:
+def expected_pairs(con: duckdb.DuckDBPyConnection, flow: Flow,
+                   flows: Iterable[Flow]) -> dict[tuple[int, Any], tuple[str, int]]:
     """(owner crm id, mc id) -> (through flow, owned crm id), over the through flows' active links."""
-    expected, params = _expected_sql(flow)
+    expected, params = _expected_sql(flow, through_tables(flow, flows))
     rows = con.execute(expected, params).fetchall()
     return {(int(owner), mc_id_of(flow, mc_id)): (through, int(owned)) for owner, mc_id, through, owned in rows}
 
 
-def _differences(con: duckdb.DuckDBPyConnection, flow: Flow) -> tuple[list, list]:
+def _differences(con: duckdb.DuckDBPyConnection, flow: Flow, through: Through) -> tuple[list, list]:
     """The pairs to plan and the links to end, found in DuckDB so the work follows the change.
 
     To plan: expected pairs not linked yet, and those of a dirty user or invoice. To end: active links no
     longer expected (an order's owner changed, its invoice link ended).
     """
-    expected, params = _expected_sql(flow)
+    expected, params = _expected_sql(flow, through)
     todo = con.execute(
         f"""WITH expected AS ({expected}),
                  existing AS (SELECT crm_id, mc_id FROM sync.links WHERE flow = ? AND state = 'active')
@@ -100,6 +111,7 @@ class DerivedInput:
     invoices: dict[Any, Record]
     bases: dict  # (crm id, mc id as text) -> (base_crm, base_mc) of the pairs linked already
     by_key: dict[str, list[int]]  # a user's owner key (lower-case) -> the live CRM users with it
+    through: Mapping[str, str] = field(default_factory=dict)  # through flow -> the CRM resource it pairs
     no_longer_expected: list = field(default_factory=list)  # (crm id, mc id) of links to end
     unowned: list = field(default_factory=list)  # (through flow, owned crm id, mc id, owner key), see below
 
@@ -115,14 +127,17 @@ class DerivedPlanning:
 
 def plan_derived_flow(
     con: duckdb.DuckDBPyConnection, flow: Flow, links: LinkIndex, ctx: MappingContext, *, chunk: int = 5000,
+    flows: Iterable[Flow],
 ) -> DerivedPlanning | None:
     """The flow's plan in chunks of at most `chunk` pairs, each to be saved before the next is made; None when
-    nothing it derives from changed since it was last planned whole. The dirty marks go with the last chunk."""
+    nothing it derives from changed since it was last planned whole. The dirty marks go with the last chunk.
+    `flows`: the engine's, among which the flows it derives through are found."""
+    through = through_tables(flow, flows)
     since = _planned_at(con, flow)
     started = con.execute("SELECT now()").fetchall()[0][0]
-    if since is not None and not _changed_since(con, flow, since):
+    if since is not None and not _changed_since(con, flow, since, through):
         return None
-    return DerivedPlanning(started, _chunks(con, flow, links, ctx, chunk, since))
+    return DerivedPlanning(started, _chunks(con, flow, links, ctx, chunk, since, through))
 
 
 def record_planned(con: duckdb.DuckDBPyConnection, flow: Flow, started: datetime) -> None:
@@ -131,10 +146,10 @@ def record_planned(con: duckdb.DuckDBPyConnection, flow: Flow, started: datetime
 
 
 def _chunks(con: duckdb.DuckDBPyConnection, flow: Flow, links: LinkIndex, ctx: MappingContext, chunk: int,
-            since: datetime | None) -> Iterator[tuple[FlowPlan, FlowInput]]:
-    rows, gone = _differences(con, flow)
+            since: datetime | None, through: Through) -> Iterator[tuple[FlowPlan, FlowInput]]:
+    rows, gone = _differences(con, flow, through)
     owner_key_row = _owner_key_row(flow)
-    unowned = _unowned_with_owner_key(con, flow, owner_key_row.key, since)
+    unowned = _unowned_with_owner_key(con, flow, owner_key_row.key, since, through)
     dirty_crm, dirty_mc = dirty_ids(con, flow)
     by_key = _users_by_key(con, flow) if rows or unowned else {}
     view = links.view()
@@ -142,6 +157,7 @@ def _chunks(con: duckdb.DuckDBPyConnection, flow: Flow, links: LinkIndex, ctx: M
     for start in starts:
         part = rows[start:start + chunk]
         given = _load_chunk(con, flow, MappingContext(view, ctx.countries), part, by_key)
+        given.through = {name: table.resource for name, table in through.items()}
         if start == 0:
             given.no_longer_expected, given.unowned = gone, unowned
         last = start == starts[-1]
@@ -153,8 +169,8 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext,
                 by_key: dict[str, list[int]]) -> DerivedInput:
     pairs = [(int(owner), mc_id_of(flow, mc_id), through, int(owned), linked)
              for owner, mc_id, through, owned, linked in rows]
-    users = load_records(con, raw_table(Side.CRM, flow.crm_resource), sorted({p[0] for p in pairs}))
-    invoices = load_records(con, raw_table(Side.MEMBERCARE, flow.mc_resource), sorted({p[1] for p in pairs}))
+    users = load_records(con, flow.crm, sorted({p[0] for p in pairs}))
+    invoices = load_records(con, flow.mc, sorted({p[1] for p in pairs}))
     bases = load_bases(con, flow.name, [(p[0], p[1]) for p in pairs if p[4]])
     return DerivedInput(flow, ctx, pairs, users, invoices, bases, by_key)
 
@@ -172,14 +188,15 @@ def plan_derived(given: DerivedInput) -> FlowPlan:
         # A key naming one CRM user gives the owner; one naming nobody (or several) is a reject on the
         # invoice, looked at again every cycle until the key is fixed or cleared or the user appears.
         if key:
-            _move_owner(plan, flow, (None, mc_id_of(flow, mc_id)), (through, int(owned)), key, given.by_key)
+            _move_owner(plan, given, (None, mc_id_of(flow, mc_id)), (through, int(owned)), key)
         else:
             plan.settled.append((MC_SIDE, mc_id_of(flow, mc_id), (flow.derived.mc_owner_path,)))
     _plan_pairs(given, plan, _owner_key_row(flow))
     return plan
 
 
-def owned_changed_since_planned(con: duckdb.DuckDBPyConnection, flow: Flow) -> set[tuple[str, int]] | None:
+def owned_changed_since_planned(con: duckdb.DuckDBPyConnection, flow: Flow,
+                                flows: Iterable[Flow]) -> set[tuple[str, int]] | None:
     """(through flow, owned crm id) of the orders and quotes changed since the flow was last planned whole —
     an owner the flow itself gave from an invoice's key is one: its pair is planned by the next cycle. None
     when the flow was never planned whole (then every pair is still to plan)."""
@@ -187,8 +204,7 @@ def owned_changed_since_planned(con: duckdb.DuckDBPyConnection, flow: Flow) -> s
     if since is None:
         return None
     changed: set[tuple[str, int]] = set()
-    for through_name in flow.derived.through:
-        table = raw_table(Side.CRM, flow_by_name(through_name).crm_resource)
+    for through_name, table in through_tables(flow, flows).items():
         rows = con.execute(f"SELECT id FROM {table.name} WHERE extracted_at >= ?", [since]).fetchall()
         changed |= {(through_name, int(owned)) for (owned,) in rows}
     return changed
@@ -204,13 +220,12 @@ def _planned_at(con: duckdb.DuckDBPyConnection, flow: Flow) -> datetime | None:
     return datetime.fromisoformat(cursor) if cursor else None
 
 
-def _changed_since(con: duckdb.DuckDBPyConnection, flow: Flow, since: datetime) -> bool:
+def _changed_since(con: duckdb.DuckDBPyConnection, flow: Flow, since: datetime, through: Through) -> bool:
     """Whether a user or invoice waits (dirty), or an order or quote, or a link of theirs, changed since
     `since` (every write stamps its transaction's time; the sync is the one writer, so times only grow)."""
     if con.execute("SELECT count(*) FROM sync.dirty WHERE flow = ?", [flow.name]).fetchall()[0][0]:
         return True
-    for through_name in flow.derived.through:
-        table = raw_table(Side.CRM, flow_by_name(through_name).crm_resource)
+    for through_name, table in through.items():
         changed = con.execute(
             f"""SELECT (SELECT max(extracted_at) FROM {table.name}) >= ?
                     OR (SELECT max(updated_at) FROM sync.links WHERE flow = ?) >= ?""",
@@ -221,7 +236,7 @@ def _changed_since(con: duckdb.DuckDBPyConnection, flow: Flow, since: datetime) 
 
 
 def _plan_pairs(given: DerivedInput, plan: FlowPlan, owner_key_row: Any) -> None:
-    flow, ctx, by_key = given.flow, given.ctx, given.by_key
+    flow, ctx = given.flow, given.ctx
     expected = {(owner, mc_id): (through, owned) for owner, mc_id, through, owned, _ in given.pairs}
     linked = {(owner, mc_id) for owner, mc_id, _, _, is_linked in given.pairs if is_linked}
     todo, users, invoices, bases = list(expected), given.users, given.invoices, given.bases
@@ -246,7 +261,7 @@ def _plan_pairs(given: DerivedInput, plan: FlowPlan, owner_key_row: Any) -> None
             mc_edited = base_mc is not None and base_value(row, m) != base_mc.get(row.key)
             if row is owner_key_row and mc_edited:
                 moved = True
-                _move_owner(plan, flow, pair, expected[pair], m, by_key)
+                _move_owner(plan, given, pair, expected[pair], m)
             else:
                 to_mc.append(row.key)
         if to_mc and not moved:
@@ -262,7 +277,7 @@ def _plan_pairs(given: DerivedInput, plan: FlowPlan, owner_key_row: Any) -> None
 
 
 def _unowned_with_owner_key(con: duckdb.DuckDBPyConnection, flow: Flow, key_row: str,
-                            since: datetime | None) -> list[tuple[str, int, str, str]]:
+                            since: datetime | None, through: Through) -> list[tuple[str, int, str, str]]:
     """(through flow, owned crm id, mc id as text, owner key) of linked records with no owner whose MemberCare
     record names one (B6: an invoice made in MemberCare, or given an `ourReferenceEmail` there), among those
     whose MemberCare record changed or whose link appeared since the flow was last planned whole; and of
@@ -273,12 +288,11 @@ def _unowned_with_owner_key(con: duckdb.DuckDBPyConnection, flow: Flow, key_row:
     A key the sync itself wrote for an owner since cleared in the CRM (it equals the key the ended link's
     base holds) names nobody new: the CRM's clear stands."""
     derived = flow.derived
-    mc_table = raw_table(Side.MEMBERCARE, flow.mc_resource)
+    mc_table = flow.mc
     mc_type = mc_table.id_type
     column = next(name for name, _, path in mc_table.columns if path == derived.mc_owner_path)
     parts, params = [], []
-    for through_name in derived.through:
-        table = raw_table(Side.CRM, flow_by_name(through_name).crm_resource)
+    for through_name, table in through.items():
         parts.append(
             f"""SELECT l.flow, l.crm_id, l.mc_id, trim(m.{column})
                 FROM sync.links l JOIN {table.name} t ON t.id = l.crm_id
@@ -301,7 +315,7 @@ def _unowned_with_owner_key(con: duckdb.DuckDBPyConnection, flow: Flow, key_row:
 
 
 def _users_by_key(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, list[int]]:
-    table = raw_table(Side.CRM, flow.crm_resource)
+    table = flow.crm
     key = flow.derived.crm_owner_key
     rows = con.execute(f"SELECT id, lower(trim({key})) FROM {table.name} WHERE gone IS NULL AND {key} IS NOT NULL")
     found: dict[str, list[int]] = {}
@@ -310,21 +324,20 @@ def _users_by_key(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, list[
     return found
 
 
-def _move_owner(plan: FlowPlan, flow: Flow, pair: tuple, owned: tuple[str, int], value: Any,
-                by_key: dict[str, list[int]]) -> None:
-    through = flow_by_name(owned[0])
-    candidates = by_key.get(str(value or "").strip().lower(), [])
+def _move_owner(plan: FlowPlan, given: DerivedInput, pair: tuple, owned: tuple[str, int], value: Any) -> None:
+    flow, resource = given.flow, given.through[owned[0]]
+    candidates = given.by_key.get(str(value or "").strip().lower(), [])
     if len(candidates) != 1:
         key = flow.derived.crm_owner_key
         found = (f"no CRM user has {key} {value!r}" if not candidates
                  else f"several CRM users have {key} {value!r}")
         kept = "stays without an owner" if pair[0] is None else "keeps its owner"
         reason = (f"{found}: invoice {pair[1]}'s {flow.derived.mc_owner_path} names no single CRM user to own "
-                  f"{through.crm_resource[:-1]} {owned[1]}, which {kept}")
+                  f"{resource[:-1]} {owned[1]}, which {kept}")
         plan.rejects.append(Reject(flow.name, MC_SIDE, pair[1], flow.derived.mc_owner_path, reason, value))
         return
     plan.settled.append((MC_SIDE, pair[1], (flow.derived.mc_owner_path,)))
     plan.operations.append(Operation(
-        flow.name, TO_CRM, UPDATE, through.crm_resource, owned[1], pair[1],
+        flow.name, TO_CRM, UPDATE, resource, owned[1], pair[1],
         {flow.derived.owner_field: candidates[0]}, ()))
 

@@ -28,7 +28,7 @@ from crm_membercare.engine.operations import (
     Operation,
     Reject,
 )
-from crm_membercare.engine.raw_schema import RawTable, raw_table
+from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.records import close_rejects, record_rejects
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
@@ -130,10 +130,10 @@ class BatchRecord:
     def store(self, con: duckdb.DuckDBPyConnection, flow: Flow, cycle_id: int, flows: tuple[Flow, ...]) -> None:
         """Everything gathered, written to the state (inside the caller's transaction); `flows`: the engine's."""
         for resource, records in self.crm_records.items():
-            store_records(con, _crm_table(flow, resource), records, flows)
+            store_records(con, _crm_table((flow, *flows), resource), records, flows)
         for resource, gone in self.crm_gone.items():
             for state in {s for _, s in gone}:
-                store_gone(con, _crm_table(flow, resource), [i for i, s in gone if s == state], state, flows)
+                store_gone(con, _crm_table((flow, *flows), resource), [i for i, s in gone if s == state], state, flows)
         store_records(con, flow.mc, self.mc_records, flows)
         store_gone(con, flow.mc, self.mc_deleted, "deleted", flows)
         for side in (CRM_SIDE, MC_SIDE):
@@ -151,6 +151,6 @@ class BatchRecord:
         outbox.enqueue(con, self.follow_ups, cycle_id)
 
 
-def _crm_table(flow: Flow, resource: str) -> RawTable:
-    """The raw table of a CRM resource a flow wrote: its own, or one its derived links go through."""
-    return flow.crm if resource == flow.crm_resource else raw_table(Side.CRM, resource)
+def _crm_table(flows: tuple[Flow, ...], resource: str) -> RawTable:
+    """The raw table of a CRM resource a flow wrote (its own, or one its derived links go through)."""
+    return next(f.crm for f in flows if f.crm_resource == resource)

@@ -134,17 +134,20 @@ def integer_mc_flows(flows: tuple[Flow, ...] = FLOWS) -> list[str]:
     return [f.name for f in flows if f.mc.integer_ids]
 
 
-def context(con: duckdb.DuckDBPyConnection, countries: CountryTable) -> MappingContext:
-    """A mapping context over the links as stored now (active and ended)."""
-    return MappingContext(load_links(con, integer_mc_ids=integer_mc_flows()), countries)
+def context(con: duckdb.DuckDBPyConnection, countries: CountryTable,
+            flows: tuple[Flow, ...] = FLOWS) -> MappingContext:
+    """A mapping context over the links of `flows` as stored now (active and ended)."""
+    return MappingContext(load_links(con, integer_mc_ids=integer_mc_flows(flows)), countries)
 
 
 # --- coverage, one-to-one, dangling ---------------------------------------------------------------------
 
-def linked_coverage(con: duckdb.DuckDBPyConnection, flow: Flow, side: str, scope: Scope | None = None) -> Finding:
-    """Every live record on `side` is linked (active or ended), or the state explains why not."""
+def linked_coverage(con: duckdb.DuckDBPyConnection, flow: Flow, side: str, scope: Scope | None = None,
+                    flows: tuple[Flow, ...] = FLOWS) -> Finding:
+    """Every live record on `side` is linked (active or ended), or the state explains why not. (`flows`: the
+    engine's, among which a derived flow's through flows are.)"""
     if flow.derived is not None:
-        return _derived_coverage(con, flow) if side == CRM_SIDE else Finding(0)
+        return _derived_coverage(con, flow, flows) if side == CRM_SIDE else Finding(0)
     table = _side_table(flow, side)
     column = "crm_id" if side == CRM_SIDE else "mc_id"
     restrict, params = "", []
@@ -174,9 +177,9 @@ def _typed_id(table: RawTable, mc_id: str):
     return int(mc_id) if table.id_type == "BIGINT" and mc_id.isdigit() else mc_id
 
 
-def _derived_coverage(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
+def _derived_coverage(con: duckdb.DuckDBPyConnection, flow: Flow, flows: tuple[Flow, ...]) -> Finding:
     """A derived flow covers the pairs its source links imply (a user and the invoices of what they own)."""
-    pairs = expected_pairs(con, flow)
+    pairs = expected_pairs(con, flow, flows)
     expected = {f"{crm_id}:{mc_id}" for crm_id, mc_id in pairs}
     linked = {f"{c}:{m}" for c, m in con.execute(
         "SELECT crm_id, mc_id FROM sync.links WHERE flow = ? AND state = 'active'", [flow.name]).fetchall()}
@@ -185,7 +188,7 @@ def _derived_coverage(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
     if expected - linked - in_flight:
         # an order or quote changed after the flow was last planned (an owner it gave from an invoice's key):
         # the next cycle plans its pair
-        changed = owned_changed_since_planned(con, flow)
+        changed = owned_changed_since_planned(con, flow, flows)
         in_flight |= {f"{crm_id}:{mc_id}" for (crm_id, mc_id), owned in pairs.items()
                       if changed is None or owned in changed}
     return _split(len(expected), expected - linked, {"not planned yet": in_flight})
@@ -206,9 +209,9 @@ def _sort_key(value: str) -> tuple:
     return (0, int(value), "") if value.isdigit() else (1, 0, value)
 
 
-def one_to_one(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
+def one_to_one(con: duckdb.DuckDBPyConnection, flow: Flow, flows: tuple[Flow, ...] = FLOWS) -> Finding:
     """No record is in two active links of the flow (a derived flow's user may have many invoices), and no
-    invoice is linked from two flows."""
+    MemberCare record is linked from two of `flows` (an invoice from an order and a quote)."""
     checked = con.execute("SELECT count(*) FROM sync.links WHERE flow = ? AND state = 'active'",
                           [flow.name]).fetchall()[0][0]
     failing: list[str] = []
@@ -222,7 +225,7 @@ def one_to_one(con: duckdb.DuckDBPyConnection, flow: Flow) -> Finding:
         label = "crm" if column == "crm_id" else "membercare"
         failing += [str(key) for key, _ in rows]
         details += [f"{label} {key} linked to {', '.join(others)}" for key, others in rows]
-    siblings = [f.name for f in FLOWS if f is not flow and f.derived is None and flow.derived is None
+    siblings = [f.name for f in flows if f is not flow and f.derived is None and flow.derived is None
                 and f.mc_resource == flow.mc_resource]
     if siblings:
         rows = con.execute(

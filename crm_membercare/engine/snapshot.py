@@ -292,9 +292,9 @@ def chunks(dirty: tuple[set, set], size: int) -> Iterator[tuple[set, set]]:
 
 
 def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, cycle_id: int,
-              links: LinkIndex) -> None:
+              links: LinkIndex, flows: Iterable[Flow]) -> None:
     """Commit the plan's findings and operations (the cycle's `links` kept current); what waits for a
-    reference stays dirty."""
+    reference stays dirty (`flows`: the engine's, among which the flows references go through are)."""
     flow = given.flow
     new_links = [(Link(flow.name, new.crm_id, new.mc_id, "active", None, None), new.linked_by)
                  for new in plan.new_links]
@@ -320,7 +320,7 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: FlowPlan, given: FlowInput, 
     # A record waiting for a reference is shown as a reject too (it names the field and what it waits for);
     # a reference that cannot resolve is a reject saying why (DESIGN C8). Either closes by itself when the
     # reference is linked and the record syncs: both kinds are planned again next cycle.
-    waiting, unresolvable = sort_waits(con, plan.waiting)
+    waiting, unresolvable = sort_waits(con, plan.waiting, flows)
     waits = [Reject(w.flow, w.side, w.record_id, w.field, w.reason) for w in waiting]
     record_rejects(con, plan.rejects + unresolvable + waits, cycle_id)
     clear_ambiguous(con, flow.name, "crm", given.dirty_crm)

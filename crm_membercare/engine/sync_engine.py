@@ -173,10 +173,11 @@ class SyncEngine:
         """Plan the flow's dirty records, a chunk at a time, each chunk committed with its operations."""
         total = PlanSummary(flow.name)
         if flow.derived is not None:
-            planning = plan_derived_flow(self.con, flow, self.links, self.context, chunk=self.settings.plan_chunk)
+            planning = plan_derived_flow(self.con, flow, self.links, self.context, chunk=self.settings.plan_chunk,
+                                         flows=self.flows)
             for plan, given in planning.chunks if planning else ():
                 with transaction(self.con):
-                    save_plan(self.con, plan, given, self.cycle_id, self.links)
+                    save_plan(self.con, plan, given, self.cycle_id, self.links, self.flows)
                 total.add(plan)
             if planning:
                 with transaction(self.con):
@@ -193,7 +194,7 @@ class SyncEngine:
                     delete_policy=self.settings.delete_policy.get(flow.name),
                 )
                 plan = plan_flow(given)
-                save_plan(self.con, plan, given, self.cycle_id, self.links)
+                save_plan(self.con, plan, given, self.cycle_id, self.links, self.flows)
             total.add(plan)
         self.progress(f"planned {flow.name}: {total.operations} operations")
         return total

@@ -10,28 +10,31 @@ reference edited, the state rebuilt from the stamps).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import duckdb
 
 from crm_membercare.engine.operations import CRM_SIDE, MC_SIDE, Reject, Waiting
-from crm_membercare.engine.raw_schema import raw_table
 from crm_membercare.engine.vocabulary import Side
-from crm_membercare.mapping.flows import flow_by_name
+from crm_membercare.mapping.flows import Flow
 
 GONE_WORDS = {"archived": "was archived", "closed": "was closed", "deleted": "was deleted"}
 
 
-def sort_waits(con: duckdb.DuckDBPyConnection, waits: list[Waiting]) -> tuple[list[Waiting], list[Reject]]:
+def sort_waits(con: duckdb.DuckDBPyConnection, waits: list[Waiting],
+               flows: Iterable[Flow]) -> tuple[list[Waiting], list[Reject]]:
     """Split waits into those that may still resolve (with a reason saying what they wait for) and rejects
-    for references that cannot resolve as things stand."""
+    for references that cannot resolve as things stand (`flows`: the engine's; a wait names the flows its
+    reference goes through)."""
+    by_name = {flow.name: flow for flow in flows}
     still: list[Waiting] = []
     rejects: list[Reject] = []
     known: dict[tuple, str | None] = {}  # many dependents often share one reference (orders of a customer)
     for wait in waits:
         reference = (wait.through, wait.reference_side, str(wait.reference_id))
         if reference not in known:
-            known[reference] = _why_not(con, wait)
+            known[reference] = _why_not(con, wait, by_name)
         why = known[reference]
         if why is None:
             still.append(wait)
@@ -43,16 +46,15 @@ def sort_waits(con: duckdb.DuckDBPyConnection, waits: list[Waiting]) -> tuple[li
     return still, rejects
 
 
-def _why_not(con: duckdb.DuckDBPyConnection, wait: Waiting) -> str | None:
+def _why_not(con: duckdb.DuckDBPyConnection, wait: Waiting, by_name: Mapping[str, Flow]) -> str | None:
     """Why the reference cannot resolve ("cannot ..."), a better wait reason ("waits ..."), or None."""
     if not wait.through or wait.reference_id is None:
         return None
     crm_side = wait.reference_side == CRM_SIDE
     found = []
     for through in wait.through.split(" or "):
-        flow = flow_by_name(through)
-        side = Side.CRM if crm_side else Side.MEMBERCARE
-        table = raw_table(side, flow.crm_resource if crm_side else flow.mc_resource)
+        flow = by_name[through]
+        table = flow.crm if crm_side else flow.mc
         key = _typed(table.id_type, wait.reference_id)
         if key is None:
             continue
@@ -63,8 +65,7 @@ def _why_not(con: duckdb.DuckDBPyConnection, wait: Waiting) -> str | None:
     if not found:
         if crm_side:
             return None  # not extracted yet: the CRM never deletes a record for good
-        resources = " or ".join(raw_table(Side.MEMBERCARE, flow_by_name(t).mc_resource).resource
-                                for t in wait.through.split(" or "))
+        resources = " or ".join(by_name[t].mc_resource for t in wait.through.split(" or "))
         return (f"cannot resolve: {system} {resources} {wait.reference_id} does not exist (deleted, or never "
                 "existed); change the reference")
     flow, resource, gone = found[0]
