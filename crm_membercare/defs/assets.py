@@ -23,7 +23,7 @@ from crm_membercare.engine import events, qa
 from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.cycle import PlanOutcome
 from crm_membercare.engine.operations import CREATE, DELETE, TO_MEMBERCARE, UPDATE
-from crm_membercare.engine.raw_schema import RAW_TABLES, raw_table
+from crm_membercare.engine.raw_schema import RAW_TABLES
 from crm_membercare.engine.steps import READ_STEP, PlanStep, ReadStep, WritebackStep, step_list
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import FLOWS, Flow, flow_by_name
@@ -101,9 +101,9 @@ BREAKER_CHECK, PAYLOAD_CHECK = "circuit_breaker", "change_set_validates"
 
 
 def links_deps(flow: Flow) -> list[dg.AssetKey]:
-    sources = [raw_table(Side.CRM, flow.crm_resource), raw_table(Side.MEMBERCARE, flow.mc_resource)]
+    sources = [flow.crm, flow.mc]
     if flow.derived is not None:  # owners are read from the raw orders and quotes
-        sources += [raw_table(Side.CRM, flow_by_name(name).crm_resource) for name in flow.derived.through]
+        sources += [flow_by_name(name).crm for name in flow.derived.through]
     deps = [keys.raw_key(t) for t in dict.fromkeys(sources)] + [keys.COUNTRIES_KEY]
     for name in flow.depends_on:
         deps += [keys.writeback_key(flow_by_name(name), d) for d in keys.DIRECTIONS]

@@ -18,7 +18,7 @@ import dagster as dg
 
 from crm_membercare.defs import keys
 from crm_membercare.engine.operations import TO_MEMBERCARE
-from crm_membercare.engine.raw_schema import RawTable, raw_table
+from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
 
@@ -126,7 +126,7 @@ def _short_type(mc_type: str) -> str:
 
 
 def links_metadata(flow: Flow) -> dict:
-    crm, mc = raw_table(Side.CRM, flow.crm_resource), raw_table(Side.MEMBERCARE, flow.mc_resource)
+    crm, mc = flow.crm, flow.mc
     mapped = mapped_columns(flow)
     columns = list(LINK_COLUMNS) + [
         (name, _short_type(m.mc_type),
