@@ -63,6 +63,7 @@ LAST_NAMES = ("Nordmann", "Hansen", "Lie", "Dahl", "Bakke", "Strand", "Moen", "B
 # to sent / Sent on a draft.
 STATUS_WRITES = {("orders_invoices", CRM): ("draft", "confirmed"), ("quotes_invoices", CRM): ("sent",),
                  ("quotes_invoices", MC): ("Sent",)}
+FEW_VALUES = ("enum", "bool")  # row kinds whose values repeat: see `UserActor._settled`
 EDITABLE_CRM_STATUS = {"orders_invoices": ("draft", "confirmed"), "quotes_invoices": ("draft",)}
 
 # Operation menus: (kind, weight).
@@ -244,7 +245,8 @@ class UserActor:
         return all(self.touched.get(key, -9) < self.round - 1 for key in ((CRM, str(crm_id)), (MC, str(mc_id))))
 
     # --- edits ---------------------------------------------------------------------------------------
-    def edit_crm(self, flow: str | None = None, record_id: Any = None, row: Row | None = None) -> bool:
+    def edit_crm(self, flow: str | None = None, record_id: Any = None, row: Row | None = None,
+                 settled: bool = False) -> bool:
         flow = flow or self.rng.choice(list(FLOW_RESOURCES))
         resource = FLOW_RESOURCES[flow][0]
         candidates = self._crm_candidates(flow)
@@ -252,7 +254,12 @@ class UserActor:
         if record_id is None or record_id not in candidates:
             return False
         row = row or self.rng.choice(self._rows(flow, CRM))
-        return self._patch_crm(resource, record_id, row.crm_field, self._value(row, CRM))
+        if row.kind in FEW_VALUES and not (settled or self._settled(flow, CRM, record_id)):
+            return False
+        value = self._value(row, CRM)
+        if row.kind in FEW_VALUES:
+            value = self._value_unlike(row, CRM, self.crm.find(resource, record_id) or {})
+        return value is not None and self._patch_crm(resource, record_id, row.crm_field, value)
 
     def _patch_crm(self, resource: str, record_id: Any, field_name: str, value: Any) -> bool:
         at = time.time()
@@ -267,7 +274,8 @@ class UserActor:
         self._note(CRM, resource, record_id, field_name, value, at, record)
         return True
 
-    def edit_mc(self, flow: str | None = None, record_id: Any = None, row: Row | None = None) -> bool:
+    def edit_mc(self, flow: str | None = None, record_id: Any = None, row: Row | None = None,
+                settled: bool = False) -> bool:
         flow = flow or self.rng.choice(list(FLOW_RESOURCES))
         resource = FLOW_RESOURCES[flow][1]
         candidates = self._mc_candidates(flow)
@@ -275,10 +283,16 @@ class UserActor:
         if record_id is None or record_id not in candidates:
             return False
         row = row or self.rng.choice(self._rows(flow, MC))
+        if row.kind in FEW_VALUES and not (settled or self._settled(flow, MC, record_id)):
+            return False
         value, at = self._value(row, MC), time.time()
         try:
             current = self.mc.get(resource, record_id)
             if not _mc_live(current) or not self._still_editable(flow, current):
+                return False
+            if row.kind in FEW_VALUES:
+                value = self._value_unlike(row, MC, current)
+            if value is None:
                 return False
             if self.during_cycle and self.mc.get(resource, record_id)["lastChange"] != current["lastChange"]:
                 return False  # someone (the sync) wrote it meanwhile: do not put stale values back
@@ -292,6 +306,24 @@ class UserActor:
         self._note(MC, resource, record_id, row.key, value, at, record)
         return True
 
+    def _settled(self, flow: str, side: str, record_id: Any) -> bool:
+        """A row with few values (an enum, a boolean) is written only on a pair the actor left alone for a round:
+        its value is then the one both sides last agreed on, so a new value is a change the sync can see (a
+        value put back to the agreed one before the sync looked is no change at all: the ABA a three-way merge
+        cannot see, which unique text values never hit)."""
+        other = self.catalog.counterpart(flow, side, record_id)
+        crm_id, mc_id = (record_id, other) if side == CRM else (other, record_id)
+        return self._quiet(crm_id, mc_id)
+
+    def _value_unlike(self, row: Row, side: str, record: dict) -> Any | None:
+        """A value of a few-valued row other than the record's current one (None when there is none)."""
+        current = record.get(row.crm_field) if side == CRM else expect.read_mc(record, row.mc_path)
+        for _ in range(8):
+            value = self._value(row, side)
+            if value != current:
+                return value
+        return None
+
     @staticmethod
     def _still_editable(flow: str, current: dict) -> bool:
         return flow not in INVOICE_FLOWS or current.get("status") == "Draft"
@@ -303,9 +335,10 @@ class UserActor:
         if pair is None:
             return False
         row = self.rng.choice(self._rows(flow, MC))
+        settled = self._quiet(*pair)  # judged before the first write touches the pair
         first, second = (self.edit_crm, self.edit_mc) if self.rng.random() < 0.5 else (self.edit_mc, self.edit_crm)
         ids = {self.edit_crm: pair[0], self.edit_mc: pair[1]}
-        return first(flow, ids[first], row) | second(flow, ids[second], row)
+        return first(flow, ids[first], row, settled) | second(flow, ids[second], row, settled)
 
     def edit_user(self) -> bool:
         """B6: a CRM user's name or email; the invoices of the orders and quotes they own must follow."""
@@ -399,6 +432,19 @@ class UserActor:
                              f"{resource} {record_id} deleted while others may point at it")
         self.catalog.forget(side, resource, record_id)
         self.touched[(side, str(record_id))] = self.round
+
+    def delete_in_every_flow(self) -> bool:
+        """Scripted once per run: in every deletable flow, one linked record deleted on each side (the random
+        operations may miss a flow in a short run)."""
+        done = False
+        for flow in self.deletable_flows:
+            self.step += 1
+            pairs = self.rng.sample(self.catalog.pairs.get(flow, []), min(2, len(self.catalog.pairs.get(flow, []))))
+            if len(pairs) == 2:
+                done = self.delete_crm(flow, pairs[0][0]) | self.delete_mc(flow, pairs[1][1]) or done
+        if done:
+            self.log.count("delete_in_every_flow")
+        return done
 
     def delete_with_pending_change(self) -> bool:
         """A linked record edited, then it or its counterpart deleted before the sync saw the edit."""
