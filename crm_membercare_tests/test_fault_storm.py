@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from crm_membercare_tests.chaos import report
+from crm_membercare_tests.chaos.expect import FLOWS, USER_FIELDS
 from crm_membercare_tests.chaos.history import TRACKED_ROWS
 from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS, REMOVABLE_FLOWS, USERS_FLOW
 from crm_membercare_tests.chaos.storm import StormResult, run_storm, storm_config
@@ -66,6 +67,14 @@ def test_the_storm_was_a_storm(storm):
                  "create_family_crm", "create_family_mc", "edit_mc", "create_mc", "create_crm", "edit_user",
                  "edit_locked_order", "create_ambiguous_contacts"):
         assert ops[kind] > 0, f"the storm never did {kind}; {REPLAY}"
+
+
+def test_the_actor_wrote_every_tracked_row(storm):
+    written = {(w.resource, w.row) for w in storm.log.every}
+    missing = [(row.flow, row.key) for row in TRACKED_ROWS if not any(
+        (resource, row.key) in written for resource in (FLOWS[row.flow].crm_resource, FLOWS[row.flow].mc_resource))]
+    assert missing == [], f"no user write of {missing}; {REPLAY}"
+    assert {f for r, f in written if r == "users"} == set(USER_FIELDS), REPLAY
 
 
 def test_the_actor_deleted_in_every_flow(storm):

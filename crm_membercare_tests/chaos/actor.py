@@ -340,12 +340,12 @@ class UserActor:
         ids = {self.edit_crm: pair[0], self.edit_mc: pair[1]}
         return first(flow, ids[first], row, settled) | second(flow, ids[second], row, settled)
 
-    def edit_user(self) -> bool:
+    def edit_user(self, field_name: str | None = None) -> bool:
         """B6: a CRM user's name or email; the invoices of the orders and quotes they own must follow."""
         user_id = self._pick(self.catalog.crm.get("users", {}))
         if user_id is None:
             return False
-        field_name = self.rng.choice(USER_FIELDS)
+        field_name = field_name or self.rng.choice(USER_FIELDS)
         value = f"{self.token}-{self.step}-{self.rng.randrange(10**6)}@example.com" if field_name == "email" \
             else self._text(field_name).replace(" ", "-")
         return self._patch_crm("users", user_id, field_name, value)
@@ -432,6 +432,26 @@ class UserActor:
                              f"{resource} {record_id} deleted while others may point at it")
         self.catalog.forget(side, resource, record_id)
         self.touched[(side, str(record_id))] = self.round
+
+    def edit_every_row(self) -> bool:
+        """Scripted once per run: every tracked row written on each side that may write it, on a linked pair (the
+        random operations may miss a row in a short run). Returns whether every row got a write."""
+        written = set()
+        for row in sorted(TRACKED_ROWS, key=lambda r: r.kind not in FEW_VALUES):  # those need untouched pairs
+            for side, edit in ((CRM, self.edit_crm), (MC, self.edit_mc)):
+                if row not in self._rows(row.flow, side):
+                    continue
+                self.step += 1
+                editable = self._crm_candidates(row.flow) if side == CRM else self._mc_candidates(row.flow)
+                ids = sorted((pair[0 if side == CRM else 1] for pair in self.catalog.pairs.get(row.flow, [])
+                              if pair[0 if side == CRM else 1] in editable), key=str)
+                for record_id in self.rng.sample(ids, min(4, len(ids))):  # a few tries: one may fail
+                    if edit(row.flow, record_id, row):
+                        written.add(row)
+                        break
+        users_edited = all([self.edit_user(field_name) for field_name in USER_FIELDS])
+        self.log.count("edit_every_row")
+        return len(written) == len(TRACKED_ROWS) and users_edited
 
     def delete_in_every_flow(self) -> bool:
         """Scripted once per run: in every deletable flow, one linked record deleted on each side (the random

@@ -74,6 +74,7 @@ def run_storm(config: StormConfig, world: World) -> StormResult:
     try:
         actor.refresh()
         actor.provoke_problems()
+        actor.edit_every_row()
         actor.delete_in_every_flow()
         while cycles < config.cycles or log.total_operations < config.operations:
             actor.refresh()
