@@ -134,6 +134,7 @@ class UserActor:
         self.touched: dict[tuple[str, Any], int] = {}  # (side, record id) -> the last round it was written
         self.skipped: dict[str, int] = {}
         self.deletes_done: dict[str, int] = {}
+        self.hands_off: set[tuple[str, Any]] = set()  # (CRM resource, id) the actor must not touch again
 
     def close(self) -> None:
         self.crm.close()
@@ -149,6 +150,8 @@ class UserActor:
         for mc_res in {m for _, m, _ in FLOW_RESOURCES.values()}:
             catalog.mc[mc_res] = {mc_record_id(mc_res, r): r for page in self.mc.iter_changes(mc_res)
                                   for r in page.records if _mc_live(r)}
+        for crm_res, records in catalog.crm.items():  # provoked on purpose: left as they are
+            catalog.crm[crm_res] = {i: r for i, r in records.items() if (crm_res, i) not in self.hands_off}
         for flow, (crm_res, mc_res, _) in FLOW_RESOURCES.items():
             mc_by_stamp = {r.get("externalId"): i for i, r in catalog.mc[mc_res].items()}
             catalog.pairs[flow] = sorted(
@@ -348,7 +351,22 @@ class UserActor:
         field_name = field_name or self.rng.choice(USER_FIELDS)
         value = f"{self.token}-{self.step}-{self.rng.randrange(10**6)}@example.com" if field_name == "email" \
             else self._text(field_name).replace(" ", "-")
-        return self._patch_crm("users", user_id, field_name, value)
+        user = self.catalog.crm["users"][user_id]
+        if not self._patch_crm("users", user_id, field_name, value):
+            return False
+        if field_name == "email":
+            self._orphan_invoices_of(user["email"])
+        user[field_name] = value
+        return True
+
+    def _orphan_invoices_of(self, old_email: str | None) -> None:
+        """B6: an unlinked MemberCare invoice signed with the email a user just lost names no CRM user any more:
+        a reject on purpose (docs/sync.md), until the email is fixed."""
+        linked = {mc_id for flow in INVOICE_FLOWS for _, mc_id in self.catalog.pairs.get(flow, [])}
+        orphans = [i for i, r in self.catalog.mc.get("invoices", {}).items() if i not in linked
+                   and (r.get("ourReferenceEmail") or "").casefold() == (old_email or "").casefold()]
+        if orphans:
+            self.log.provoke("reject", "users_invoices", [(MC, i) for i in orphans], f"{old_email} left its user")
 
     def _pick_pair(self, flow: str) -> tuple[Any, Any] | None:
         pairs = self.catalog.pairs.get(flow, [])
@@ -401,8 +419,8 @@ class UserActor:
             except PermanentError:
                 return None  # it left Draft meanwhile (the sync sent it)
             return "delete"
-        if status in ("Sent", "Paid") and self._credit(record_id):
-            return "credit"
+        if status in ("Sent", "Paid") and self._settled(flow, MC, record_id) and self._credit(record_id):
+            return "credit"  # only on a settled pair: a credit is final, a pending CRM status could not follow
         return None
 
     def _credit(self, invoice_id: Any) -> bool:
@@ -459,9 +477,13 @@ class UserActor:
         done = False
         for flow in self.deletable_flows:
             self.step += 1
-            pairs = self.rng.sample(self.catalog.pairs.get(flow, []), min(2, len(self.catalog.pairs.get(flow, []))))
-            if len(pairs) == 2:
-                done = self.delete_crm(flow, pairs[0][0]) | self.delete_mc(flow, pairs[1][1]) or done
+            pairs = self.catalog.pairs.get(flow, [])
+            pairs = self.rng.sample(pairs, min(6, len(pairs)))
+            if len(pairs) < 2:
+                continue
+            done = self.delete_crm(flow, pairs[0][0]) or done
+            # a few tries in MemberCare: an invoice is credited only on a settled pair
+            done = any(self.delete_mc(flow, mc_id) for _, mc_id in pairs[1:]) or done
         if done:
             self.log.count("delete_in_every_flow")
         return done
@@ -535,6 +557,9 @@ class UserActor:
         if not all(twins):
             return False
         self.log.provoke("ambiguous", "contacts_persons", [(CRM, t["id"]) for t in twins], f"shared email {email}")
+        for twin in twins:  # deleting or re-keying one would resolve the ambiguity
+            self.hands_off.add(("contacts", twin["id"]))
+            self.catalog.forget(CRM, "contacts", twin["id"])
         self.log.count("create_ambiguous_contacts")
         return True
 
