@@ -18,7 +18,12 @@ from crm_membercare_tests import golden
 from crm_membercare_tests.chaos import expect, report
 from crm_membercare_tests.chaos.expect import FLOWS, USER_FIELDS
 from crm_membercare_tests.chaos.history import TRACKED_ROWS
-from crm_membercare_tests.chaos.oracle import ONE_TO_ONE_FLOWS, REMOVABLE_FLOWS, USERS_FLOW
+from crm_membercare_tests.chaos.oracle import (
+    ONE_TO_ONE_FLOWS,
+    REMOVABLE_FLOWS,
+    USERS_FLOW,
+    xfail_on_stale_owner_emails,
+)
 from crm_membercare_tests.chaos.storm import StormResult, run_storm, storm_config
 from crm_membercare_tests.engine_support import running_world
 
@@ -148,6 +153,7 @@ def test_invoices_carry_their_owners_reference(storm):
     found = storm.findings
     assert found.owner_mismatches == [], f"{found.owner_mismatches[:5]}; {REPLAY}"
     assert found.checked_invoice_references > 0, REPLAY
+    xfail_on_stale_owner_emails(found)
 
 
 def test_links_one_to_one(storm):

@@ -356,6 +356,7 @@ class UserActor:
             return False
         if field_name == "email":
             self._orphan_invoices_of(user["email"])
+            self.log.replaced_emails.setdefault(user_id, set()).add((user["email"] or "").casefold())
         user[field_name] = value
         return True
 

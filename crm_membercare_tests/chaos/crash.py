@@ -118,8 +118,8 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
                 completed += 1
             actor.refresh()
             if kills == config.kills // 2 and not deleted_everywhere:
-                actor.edit_every_row()
                 deleted_everywhere = actor.delete_in_every_flow()  # linked deletes in every flow, once
+                actor.edit_every_row()
             for _ in range(config.operations_between_runs):
                 actor.act()
         for admin in admins:
