@@ -442,11 +442,12 @@ class UserActor:
 
     def _removed(self, flow: str, side: str, record_id: Any, counterpart: Any, how: str = "delete") -> None:
         """Note the delete; a record other records still point at makes them rejects on purpose when it was
-        never synced (its reference can never resolve) or is a MemberCare product (invoices must name
-        existing products, A2)."""
+        never synced (its reference can never resolve) or is a product: MemberCare invoices must name existing
+        products (A2), and the sync deletes a product no MemberCare invoice names yet (C9) while CRM orders not
+        synced yet may still name it."""
         resource = FLOW_RESOURCES[flow][0 if side == CRM else 1]
         self.log.removals.append(Removal(flow, side, record_id, counterpart, self.step, how))
-        if flow in PARTY_FLOWS and (counterpart is None or (side == MC and flow == "products_products")):
+        if flow in PARTY_FLOWS and (counterpart is None or flow == "products_products"):
             self.log.provoke("dependents", flow, [(side, record_id)],
                              f"{resource} {record_id} deleted while others may point at it")
         self.catalog.forget(side, resource, record_id)
