@@ -620,3 +620,36 @@ def test_crm_validation_names_each_refused_value(flow_name, body, partial, expec
     flow = flow_by_name(flow_name)
     problems = validate_for_crm(flow, body, partial=partial)
     assert [(p.field, p.reason, p.value) for p in problems] == expected
+
+
+def test_the_base_of_an_orders_lines_holds_each_item_in_canonical_form():
+    """C3/C4: the base holds canonical values, so a line edited on one side is a change against it (and the
+    echo of our own write is not): every item field, decimals as exact text, money with two decimals."""
+    values = crm_to_common(flows.ORDERS, BUSINESS_ORDER_CRM, context())
+    assert canonical_values(flows.ORDERS, {"lines": values["lines"]}) == {"lines": [
+        {"product_id": 41, "description": "Konsulenttime", "quantity": "2", "unit_price": "1499.50",
+         "discount_percent": "10", "vat_rate": "25"},
+        {"product_id": None, "description": "Reisekostnader", "quantity": "1", "unit_price": "500.00",
+         "discount_percent": "0", "vat_rate": "25"}]}
+    assert canonical_values(flows.ORDERS, {"lines": None}) == {"lines": []}
+
+
+def test_an_order_without_a_payer_is_sent_without_one_and_named_as_a_problem():
+    """B3: the debtor is the customer's company, else the contact's person; with neither, the body carries no
+    debtor and validation names it (A2: debtorAccountNumber is required)."""
+    ctx = context()
+    values = crm_to_common(flows.ORDERS, {**BUSINESS_ORDER_CRM, "customer_id": None, "contact_id": None}, ctx)
+    body = apply_common_to_mc(flows.ORDERS, values, copy.deepcopy(BUSINESS_INVOICE_MC), ctx)
+    assert (body["debtorAccountNumber"], body["contactPersonDebtorAccountNumber"]) == (None, None)
+    assert [(p.field, p.reason) for p in validate_for_membercare(flows.ORDERS, body)] == [("debtor", "is required")]
+
+
+def test_a_crm_country_that_is_not_a_code_is_a_problem_not_a_crash():
+    """C11: a bad record is a reject with a reason, never an exception that stops the run."""
+    ctx = context()
+    values = crm_to_common(flows.CONTACTS, {**KARI_CRM, "country": 160, "phone": None}, ctx)
+    with pytest.raises(MappingRejected) as rejected:
+        apply_common_to_mc(flows.CONTACTS, values, None, ctx)
+    assert rejected.value.problems == [
+        FieldProblem("country", "unknown country 160: MemberCare has no country with that code", 160)]
+
