@@ -653,3 +653,13 @@ def test_a_crm_country_that_is_not_a_code_is_a_problem_not_a_crash():
     assert rejected.value.problems == [
         FieldProblem("country", "unknown country 160: MemberCare has no country with that code", 160)]
 
+
+
+def test_an_address_created_in_membercare_has_exactly_the_shape_of_a2():
+    """A2: an address is {id (read-only), street, postalCode: {zipCode, city}, country: {id}}; a create sends
+    no other keys."""
+    ctx = context()
+    for flow, record in ((flows.CONTACTS, KARI_CRM), (flows.CUSTOMERS, FJORDTECH_CRM)):
+        body = apply_common_to_mc(flow, crm_to_common(flow, record, ctx), None, ctx)
+        assert body["addresses"] == [{"street": record["street"], "postalCode": {
+            "zipCode": record["postal_code"], "city": record["city"]}, "country": {"id": 160}}], flow.name
