@@ -361,10 +361,12 @@ class UserActor:
         return True
 
     def _orphan_invoices_of(self, old_email: str | None) -> None:
-        """B6: an unlinked MemberCare invoice signed with the email a user just lost names no CRM user any more:
-        a reject on purpose (docs/sync.md), until the email is fixed."""
-        linked = {mc_id for flow in INVOICE_FLOWS for _, mc_id in self.catalog.pairs.get(flow, [])}
-        orphans = [i for i, r in self.catalog.mc.get("invoices", {}).items() if i not in linked
+        """B6: a MemberCare invoice signed with the email a user just lost, unlinked or of an order or quote with
+        no owner, names no CRM user any more: a reject on purpose (docs/sync.md), until the email is fixed. (An
+        owned one must be rewritten from its owner instead: not excused.)"""
+        owned = {mc_id for flow in INVOICE_FLOWS for crm_id, mc_id in self.catalog.pairs.get(flow, [])
+                 if self.catalog.crm[FLOW_RESOURCES[flow][0]].get(crm_id, {}).get("owner_id") is not None}
+        orphans = [i for i, r in self.catalog.mc.get("invoices", {}).items() if i not in owned
                    and (r.get("ourReferenceEmail") or "").casefold() == (old_email or "").casefold()]
         if orphans:
             self.log.provoke("reject", "users_invoices", [(MC, i) for i in orphans], f"{old_email} left its user")
