@@ -121,6 +121,7 @@ def test_conflict_winners_follow_the_policy(crash):
 def test_only_provoked_rejects_and_ambiguous_matches(crash):
     assert crash.findings.unexplained_rejects == [], REPLAY
     assert crash.findings.unexplained_ambiguous == [], REPLAY
+    xfail_on_stale_owner_emails(crash.findings)
 
 
 def test_invoices_carry_their_owners_reference(crash):

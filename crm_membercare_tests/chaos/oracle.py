@@ -516,14 +516,23 @@ def _users_and_invoices(world: World, snap: Snapshot, log: WriteLog, excused: Ex
                 found.stale_owner_emails.append((flow, crm_id, mc_id, expected, actual))
             else:
                 found.owner_mismatches.append((flow, crm_id, mc_id, expected, actual))
-    _set_apart_stale_owner_rejects(found)
+    _set_apart_stale_owner_rejects(found, log)
 
 
-def _set_apart_stale_owner_rejects(found: Findings) -> None:
-    """The users_invoices reject of an invoice counted in `stale_owner_emails` is that same engine bug."""
+def _set_apart_stale_owner_rejects(found: Findings, log: WriteLog) -> None:
+    """A users_invoices reject of an invoice counted in `stale_owner_emails`, or naming an email the actor took
+    from a user (on an invoice the actor saw owned, so not provoked), is that same engine bug."""
     stale = {str(mc_id) for _, _, mc_id, _, _ in found.stale_owner_emails}
-    found.unexplained_rejects = [r for r in found.unexplained_rejects
-                                 if not (r[0] == USERS_FLOW and r[1] == MC and str(r[2]) in stale)]
+    replaced = {email for emails in log.replaced_emails.values() for email in emails if email}
+    kept = []
+    for reject in found.unexplained_rejects:
+        flow, side, record_id, _, reason = reject
+        if flow == USERS_FLOW and side == MC and (str(record_id) in stale or any(
+                email in reason.casefold() for email in replaced)):
+            found.stale_owner_emails.append(("reject", record_id, reason))
+        else:
+            kept.append(reject)
+    found.unexplained_rejects = kept
 
 
 # --- the state's own bookkeeping ----------------------------------------------------------------------------------
