@@ -663,3 +663,16 @@ def test_an_address_created_in_membercare_has_exactly_the_shape_of_a2():
         body = apply_common_to_mc(flow, crm_to_common(flow, record, ctx), None, ctx)
         assert body["addresses"] == [{"street": record["street"], "postalCode": {
             "zipCode": record["postal_code"], "city": record["city"]}, "country": {"id": 160}}], flow.name
+
+
+def test_a_write_of_some_fields_leaves_the_others_as_the_target_has_them():
+    """C3: only the fields the merge chose go to each side; a full-replacement PUT (C7) keeps MemberCare's value
+    of every other field, and a CRM patch names only the chosen fields."""
+    ctx = context()
+    values = crm_to_common(flows.CONTACTS, {**KARI_CRM, "first_name": "Karianne", "last_name": "Nordby"}, ctx)
+    body = apply_common_to_mc(flows.CONTACTS, values, copy.deepcopy(KARI_MC), ctx, fields=["last_name"])
+    assert (body["firstname"], body["lastname"]) == ("Kari", "Nordby")
+    assert body == {**KARI_MC, "lastname": "Nordby"}
+    assert common_to_crm_patch(flows.CONTACTS, values, fields=["first_name"]) == {"first_name": "Karianne"}
+    with pytest.raises(KeyError, match=r"flow contacts_persons has no rows \['surname'\]"):
+        common_to_crm_patch(flows.CONTACTS, values, fields=["surname"])
