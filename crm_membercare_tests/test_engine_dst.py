@@ -77,13 +77,14 @@ def outcome(dst_world):
     # "02:30" cannot be the first occurrence, which lies before the version the engine already holds.
     crm_edit = edit_crm(world, at(1, 10), evidence[0], first_name="CrmAt0210Winter")
     mc_edit = edit_mc(world, at(1, 30), evidence[1], firstname="McAt0230Winter")
-    assert mc_edit["lastChange"] == "2026-10-25T02:30:00" and crm_edit["updated_at"].startswith("2026-10-25T01:10")
+    assert mc_edit["lastChange"].startswith("2026-10-25T02:30")
+    assert crm_edit["updated_at"].startswith("2026-10-25T01:10")
 
     # first_pass: MemberCare edits at 02:52 summer time, the CRM at 02:10 winter time. The CRM is newer,
     # although MemberCare's wall clock shows the later time.
     mc_first = edit_mc(world, at(0, 52), first_pass[1], firstname="McAt0252Summer")
     edit_crm(world, at(1, 10), first_pass[0], first_name="CrmAt0210Winter")
-    assert mc_first["lastChange"] == "2026-10-25T02:52:00"
+    assert mc_first["lastChange"].startswith("2026-10-25T02:52")
 
     # second_pass: both edit in the second occurrence, MemberCare last (02:45 winter after 02:20 winter); the
     # engine holds no version of this person from inside the hour.

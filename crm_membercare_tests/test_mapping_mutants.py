@@ -29,14 +29,17 @@ from crm_membercare.mapping import (
     MappingRejected,
     UnresolvedReference,
     apply_common_to_mc,
+    canonical_values,
     common_to_crm_patch,
     crm_to_common,
     disagreeing_fields,
+    flows,
     mc_to_common,
     validate_for_crm,
     validate_for_membercare,
 )
 from crm_membercare.mapping import document as document_module
+from crm_membercare.mapping.flows import flow_by_name
 from crm_membercare.mapping.transforms import EnumCodec
 from crm_membercare_tests.golden import (
     BUSINESS_INVOICE_MC,
@@ -193,6 +196,14 @@ def test_fresh_tables_have_the_rows_of_part_b_and_its_lossy_rows():
     assert {flow.name: tuple((row.key, row.crm_fields, row.mc_paths) for row in flow.rows)
             for flow in flows.FLOWS} == PART_B_ROWS
     assert {(flow.name, row.key) for flow in flows.FLOWS for row in flow.rows if row.lossy} == LOSSY_ROWS
+    # Part B's "reference (..., through ...)" rows: what a change waits for until it is linked (C8).
+    assert {(flow.name, ref.field, ref.through) for flow in flows.FLOWS for ref in flow.references} == {
+        ("contacts_persons", "customer_id", "customers_companies"),
+        ("orders_invoices", "debtor", "customers_companies"), ("orders_invoices", "debtor", "contacts_persons"),
+        ("orders_invoices", "contact_id", "contacts_persons"), ("orders_invoices", "lines", "products_products"),
+        ("quotes_invoices", "debtor", "customers_companies"), ("quotes_invoices", "debtor", "contacts_persons"),
+        ("quotes_invoices", "contact_id", "contacts_persons"), ("quotes_invoices", "lines", "products_products"),
+    }
 
 
 @pytest.mark.parametrize("flow_name", ["orders_invoices", "quotes_invoices"])
@@ -224,7 +235,6 @@ def test_fresh_invoice_tables_check_the_currency_code():
 
 
 def test_unknown_flow_and_row_names_say_what_is_known():
-    flows = fresh_flows()
     with pytest.raises(KeyError, match="no flow named 'orders'; known: products_products, customers_companies, "
                                        "contacts_persons, orders_invoices, quotes_invoices, users_invoices"):
         flows.flow_by_name("orders")
@@ -252,7 +262,7 @@ MATCH_CASES = [
 
 @pytest.mark.parametrize(("flow_name", "crm", "mc", "same"), MATCH_CASES)
 def test_match_keys_compare_as_part_b_says(flow_name, crm, mc, same):
-    rule = fresh_flows().flow_by_name(flow_name).match
+    rule = flow_by_name(flow_name).match
     crm_key, mc_key = rule.crm_key(crm), rule.mc_key(mc)
     assert crm_key is not None and mc_key is not None
     assert (crm_key == mc_key) is same
@@ -265,12 +275,12 @@ def test_match_keys_compare_as_part_b_says(flow_name, crm, mc, same):
     ("products_products", {"sku": None}, {"productNumber": "   "}),
 ])
 def test_an_empty_match_key_matches_nothing(flow_name, crm, mc):
-    rule = fresh_flows().flow_by_name(flow_name).match
+    rule = flow_by_name(flow_name).match
     assert (rule.crm_key(crm), rule.mc_key(mc)) == (None, None)
 
 
 def test_customers_fall_back_to_the_email_when_either_side_has_no_org_number():
-    fallback = fresh_flows().CUSTOMERS.match.fallback
+    fallback = flows.CUSTOMERS.match.fallback
     assert fallback.crm_key({"org_number": None, "email": "Post@Fjordtech.no "}) == "post@fjordtech.no"
     company = {"contacts": [{"contactType": "Phone", "value": "+4722334455"},
                             {"contactType": "Email", "value": "post@fjordtech.no"}]}
@@ -289,7 +299,7 @@ def test_an_enum_table_whose_way_back_is_not_one_to_one_is_refused():
 
 
 def test_an_enum_value_outside_the_table_is_a_problem_naming_the_values_known():
-    flow, ctx = fresh_flows().CUSTOMERS, context()
+    flow, ctx = flows.CUSTOMERS, context()
     with pytest.raises(MappingRejected) as to_mc:
         apply_common_to_mc(flow, crm_to_common(flow, {**FJORDTECH_CRM, "customer_type": "corporate"}, ctx), None,
                            ctx)
@@ -305,7 +315,7 @@ def test_an_enum_value_outside_the_table_is_a_problem_naming_the_values_known():
 
 def test_values_in_neither_enum_table_do_not_agree():
     """B5: only pairs one of the two tables connects agree; "expired" is no MemberCare status's CRM value."""
-    codec = fresh_flows().QUOTE_STATUS
+    codec = flows.QUOTE_STATUS
     assert codec.agrees("withdrawn", "expired") is False
     assert codec.agrees("accepted", "accepted") is True
     assert codec.agrees("accepted", "sent") is True   # accepted → Sent, and Sent → sent
@@ -317,7 +327,7 @@ def test_values_in_neither_enum_table_do_not_agree():
 
 def test_clearing_the_customer_removes_the_first_employment_only():
     """B1 customer_id note: clearing it removes the first employment only; the others are MemberCare's."""
-    flow, ctx = fresh_flows().CONTACTS, context()
+    flow, ctx = flows.CONTACTS, context()
     existing = {**KARI_MC, "employments": [{"companyDebtorAccountNumber": "20001", "position": "CEO"},
                                            {"companyDebtorAccountNumber": "20002", "position": "Styremedlem"},
                                            {"companyDebtorAccountNumber": "20003", "position": "Rådgiver"}]}
@@ -330,7 +340,7 @@ def test_clearing_the_customer_removes_the_first_employment_only():
 def test_setting_a_customer_on_a_person_without_employments_adds_one():
     """B1: customer_id ↔ employments[0].companyDebtorAccountNumber; A2's employment is {companyDebtorAccountNumber,
     position}, and the title travels with the customer."""
-    flow, ctx = fresh_flows().CONTACTS, context()
+    flow, ctx = flows.CONTACTS, context()
     for title, position in ((None, None), ("Daglig leder", "Daglig leder")):
         values = crm_to_common(flow, {**OLA_CRM, "customer_id": 21, "title": title}, ctx)
         body = apply_common_to_mc(flow, values, copy.deepcopy(OLA_MC), ctx)
@@ -340,7 +350,7 @@ def test_setting_a_customer_on_a_person_without_employments_adds_one():
 def test_a_missing_boolean_reads_as_false_on_both_sides():
     """A2: a full-replacement PUT resets a left-out field to its default, false for allowEmail; CustomCRM's
     newsletter is false unless set. So an absent value is false, not "unknown"."""
-    flow, ctx = fresh_flows().CONTACTS, context()
+    flow, ctx = flows.CONTACTS, context()
     patch = common_to_crm_patch(flow, mc_to_common(flow, {**KARI_MC, "allowEmail": None}, ctx))
     assert patch["newsletter"] is False
     crm_values = crm_to_common(flow, {**KARI_CRM, "newsletter": None}, ctx)
@@ -351,7 +361,7 @@ def test_a_missing_boolean_reads_as_false_on_both_sides():
 
 def test_a_national_phone_from_membercare_is_read_with_the_records_country():
     """B1/B2 phone: parsed with the record's country as default region, then E.164 on the CRM side."""
-    flow, ctx = fresh_flows().CONTACTS, context()
+    flow, ctx = flows.CONTACTS, context()
     swedish = {**KARI_MC, "contacts": [{"contactType": "Mobile", "value": "070-123 45 67"}],
                "addresses": [{**KARI_MC["addresses"][0], "country": {"id": 206}}]}
     assert mc_to_common(flow, swedish, ctx)["phone"] == "+46701234567"
@@ -360,10 +370,17 @@ def test_a_national_phone_from_membercare_is_read_with_the_records_country():
     assert mc_to_common(flow, norwegian, ctx)["phone"] == "+4791234567"
 
 
+def test_an_email_is_stored_in_the_base_in_lower_case():
+    """The base holds canonical values (C3, C4): an email's is trimmed and lower case, so a re-cased email is
+    not a change."""
+    values = {"email": " Kari.Nordmann@Fjordtech.NO "}
+    assert canonical_values(flows.CONTACTS, values) == {"email": "kari.nordmann@fjordtech.no"}
+
+
 def test_emails_and_countries_compare_case_insensitively():
     """An email is compared case-insensitively (B1 match rule; RFC 5321 domains); an ISO country code is
     upper case whatever the CRM holds."""
-    flow, ctx = fresh_flows().CONTACTS, context()
+    flow, ctx = flows.CONTACTS, context()
     crm_values = crm_to_common(flow, {**KARI_CRM, "email": "Kari.Nordmann@FJORDTECH.no", "country": " no "}, ctx)
     assert disagreeing_fields(flow, crm_values, mc_to_common(flow, KARI_MC, ctx)) == []
     body = apply_common_to_mc(flow, crm_values, None, ctx)
@@ -372,7 +389,7 @@ def test_emails_and_countries_compare_case_insensitively():
 
 def test_a_debtor_or_reference_that_is_not_linked_waits_naming_the_flows():
     """DESIGN C8: a reference not linked yet is a wait, not a null; it names what it waits for."""
-    flow, ctx = fresh_flows().flow_by_name("orders_invoices"), context()
+    flow, ctx = flow_by_name("orders_invoices"), context()
     with pytest.raises(UnresolvedReference) as waiting:
         mc_to_common(flow, {**BUSINESS_INVOICE_MC, "debtorAccountNumber": "29999"}, ctx)
     assert (waiting.value.flow, waiting.value.field, waiting.value.through, waiting.value.record_id) == (
@@ -391,7 +408,7 @@ def test_a_debtor_or_reference_that_is_not_linked_waits_naming_the_flows():
 
 
 def test_an_unknown_payer_is_a_problem_not_a_write():
-    flow, ctx = fresh_flows().flow_by_name("orders_invoices"), context()
+    flow, ctx = flow_by_name("orders_invoices"), context()
     values = {**crm_to_common(flow, BUSINESS_ORDER_CRM, ctx), "debtor": "users:11"}
     for write in (lambda: common_to_crm_patch(flow, values), lambda: apply_common_to_mc(flow, values, None, ctx)):
         with pytest.raises(MappingRejected) as rejected:
@@ -402,7 +419,7 @@ def test_an_unknown_payer_is_a_problem_not_a_write():
 
 def test_a_person_debtor_from_membercare_clears_the_customer_in_the_crm():
     """B3: "a person debtor gives contact_id and customer_id null"."""
-    flow, ctx = fresh_flows().flow_by_name("orders_invoices"), context()
+    flow, ctx = flow_by_name("orders_invoices"), context()
     patch = common_to_crm_patch(flow, mc_to_common(flow, PRIVATE_INVOICE_MC, ctx))
     assert (patch["customer_id"], patch["contact_id"]) == (None, 32)
     no_debtor = common_to_crm_patch(flow, mc_to_common(flow, {**PRIVATE_INVOICE_MC, "debtorAccountNumber": None},
@@ -411,7 +428,7 @@ def test_a_person_debtor_from_membercare_clears_the_customer_in_the_crm():
 
 
 def test_an_invoice_item_that_is_not_an_object_or_has_a_bad_value_is_named_by_its_place():
-    flow, ctx = fresh_flows().flow_by_name("orders_invoices"), context()
+    flow, ctx = flow_by_name("orders_invoices"), context()
     with pytest.raises(MappingRejected) as not_object:
         mc_to_common(flow, {**BUSINESS_INVOICE_MC, "invoiceItems": [BUSINESS_INVOICE_MC["invoiceItems"][0], 7]},
                      ctx)
@@ -424,7 +441,6 @@ def test_an_invoice_item_that_is_not_an_object_or_has_a_bad_value_is_named_by_it
 
 def test_value_problems_name_the_field_the_reason_and_the_value():
     ctx = context()
-    flows = fresh_flows()
     cases = [
         (lambda: apply_common_to_mc(flows.CONTACTS, crm_to_common(flows.CONTACTS, {**KARI_CRM,
                                                                                  "birth_date": "01.05.1980"}, ctx),
@@ -492,6 +508,10 @@ def test_equal_and_changed_are_judged_per_field():
                            {"email": "kari@FJORDTECH.no", "name": "Kari"}, base, base, equal=equal,
                            canonical=canonical)
     assert unchanged.is_noop and unchanged.conflicts == ()
+    # Both changed, to values the mapping calls equal: nothing to do, no conflict (C3).
+    both = merge_pair(("email",), {"email": "KARI.N@fjordtech.no"}, {"email": "kari.n@FJORDTECH.no"}, base, base,
+                      equal=equal, canonical=canonical)
+    assert both.is_noop and both.conflicts == ()
     # The CRM only re-cased its email (no change under the mapping), MemberCare changed it: MemberCare's goes.
     one_side = merge_pair(("email",), {"email": "KARI@fjordtech.no"}, {"email": "kari.n@fjordtech.no"}, base, base,
                           equal=equal, canonical=canonical, policy="crm")
@@ -569,7 +589,7 @@ MEMBERCARE_BODIES = [
 
 @pytest.mark.parametrize(("flow_name", "body", "expected"), MEMBERCARE_BODIES)
 def test_membercare_validation_names_each_refused_value(flow_name, body, expected):
-    flow = fresh_flows().flow_by_name(flow_name)
+    flow = flow_by_name(flow_name)
     problems = validate_for_membercare(flow, body, context().countries)
     assert [(p.field, p.reason, p.value) for p in problems] == expected
 
@@ -597,6 +617,62 @@ CRM_BODIES = [
 
 @pytest.mark.parametrize(("flow_name", "body", "partial", "expected"), CRM_BODIES)
 def test_crm_validation_names_each_refused_value(flow_name, body, partial, expected):
-    flow = fresh_flows().flow_by_name(flow_name)
+    flow = flow_by_name(flow_name)
     problems = validate_for_crm(flow, body, partial=partial)
     assert [(p.field, p.reason, p.value) for p in problems] == expected
+
+
+def test_the_base_of_an_orders_lines_holds_each_item_in_canonical_form():
+    """C3/C4: the base holds canonical values, so a line edited on one side is a change against it (and the
+    echo of our own write is not): every item field, decimals as exact text, money with two decimals."""
+    values = crm_to_common(flows.ORDERS, BUSINESS_ORDER_CRM, context())
+    assert canonical_values(flows.ORDERS, {"lines": values["lines"]}) == {"lines": [
+        {"product_id": 41, "description": "Konsulenttime", "quantity": "2", "unit_price": "1499.50",
+         "discount_percent": "10", "vat_rate": "25"},
+        {"product_id": None, "description": "Reisekostnader", "quantity": "1", "unit_price": "500.00",
+         "discount_percent": "0", "vat_rate": "25"}]}
+    assert canonical_values(flows.ORDERS, {"lines": None}) == {"lines": []}
+
+
+def test_an_order_without_a_payer_is_sent_without_one_and_named_as_a_problem():
+    """B3: the debtor is the customer's company, else the contact's person; with neither, the body carries no
+    debtor and validation names it (A2: debtorAccountNumber is required)."""
+    ctx = context()
+    values = crm_to_common(flows.ORDERS, {**BUSINESS_ORDER_CRM, "customer_id": None, "contact_id": None}, ctx)
+    body = apply_common_to_mc(flows.ORDERS, values, copy.deepcopy(BUSINESS_INVOICE_MC), ctx)
+    assert (body["debtorAccountNumber"], body["contactPersonDebtorAccountNumber"]) == (None, None)
+    assert [(p.field, p.reason) for p in validate_for_membercare(flows.ORDERS, body)] == [("debtor", "is required")]
+
+
+def test_a_crm_country_that_is_not_a_code_is_a_problem_not_a_crash():
+    """C11: a bad record is a reject with a reason, never an exception that stops the run."""
+    ctx = context()
+    values = crm_to_common(flows.CONTACTS, {**KARI_CRM, "country": 160, "phone": None}, ctx)
+    with pytest.raises(MappingRejected) as rejected:
+        apply_common_to_mc(flows.CONTACTS, values, None, ctx)
+    assert rejected.value.problems == [
+        FieldProblem("country", "unknown country 160: MemberCare has no country with that code", 160)]
+
+
+
+def test_an_address_created_in_membercare_has_exactly_the_shape_of_a2():
+    """A2: an address is {id (read-only), street, postalCode: {zipCode, city}, country: {id}}; a create sends
+    no other keys."""
+    ctx = context()
+    for flow, record in ((flows.CONTACTS, KARI_CRM), (flows.CUSTOMERS, FJORDTECH_CRM)):
+        body = apply_common_to_mc(flow, crm_to_common(flow, record, ctx), None, ctx)
+        assert body["addresses"] == [{"street": record["street"], "postalCode": {
+            "zipCode": record["postal_code"], "city": record["city"]}, "country": {"id": 160}}], flow.name
+
+
+def test_a_write_of_some_fields_leaves_the_others_as_the_target_has_them():
+    """C3: only the fields the merge chose go to each side; a full-replacement PUT (C7) keeps MemberCare's value
+    of every other field, and a CRM patch names only the chosen fields."""
+    ctx = context()
+    values = crm_to_common(flows.CONTACTS, {**KARI_CRM, "first_name": "Karianne", "last_name": "Nordby"}, ctx)
+    body = apply_common_to_mc(flows.CONTACTS, values, copy.deepcopy(KARI_MC), ctx, fields=["last_name"])
+    assert (body["firstname"], body["lastname"]) == ("Kari", "Nordby")
+    assert body == {**KARI_MC, "lastname": "Nordby"}
+    assert common_to_crm_patch(flows.CONTACTS, values, fields=["first_name"]) == {"first_name": "Karianne"}
+    with pytest.raises(KeyError, match=r"flow contacts_persons has no rows \['surname'\]"):
+        common_to_crm_patch(flows.CONTACTS, values, fields=["surname"])

@@ -63,6 +63,7 @@ LAST_NAMES = ("Nordmann", "Hansen", "Lie", "Dahl", "Bakke", "Strand", "Moen", "B
 # to sent / Sent on a draft.
 STATUS_WRITES = {("orders_invoices", CRM): ("draft", "confirmed"), ("quotes_invoices", CRM): ("sent",),
                  ("quotes_invoices", MC): ("Sent",)}
+FEW_VALUES = ("enum", "bool")  # row kinds whose values repeat: see `UserActor._settled`
 EDITABLE_CRM_STATUS = {"orders_invoices": ("draft", "confirmed"), "quotes_invoices": ("draft",)}
 
 # Operation menus: (kind, weight).
@@ -133,6 +134,7 @@ class UserActor:
         self.touched: dict[tuple[str, Any], int] = {}  # (side, record id) -> the last round it was written
         self.skipped: dict[str, int] = {}
         self.deletes_done: dict[str, int] = {}
+        self.hands_off: set[tuple[str, Any]] = set()  # (CRM resource, id) the actor must not touch again
 
     def close(self) -> None:
         self.crm.close()
@@ -148,6 +150,8 @@ class UserActor:
         for mc_res in {m for _, m, _ in FLOW_RESOURCES.values()}:
             catalog.mc[mc_res] = {mc_record_id(mc_res, r): r for page in self.mc.iter_changes(mc_res)
                                   for r in page.records if _mc_live(r)}
+        for crm_res, records in catalog.crm.items():  # provoked on purpose: left as they are
+            catalog.crm[crm_res] = {i: r for i, r in records.items() if (crm_res, i) not in self.hands_off}
         for flow, (crm_res, mc_res, _) in FLOW_RESOURCES.items():
             mc_by_stamp = {r.get("externalId"): i for i, r in catalog.mc[mc_res].items()}
             catalog.pairs[flow] = sorted(
@@ -244,7 +248,8 @@ class UserActor:
         return all(self.touched.get(key, -9) < self.round - 1 for key in ((CRM, str(crm_id)), (MC, str(mc_id))))
 
     # --- edits ---------------------------------------------------------------------------------------
-    def edit_crm(self, flow: str | None = None, record_id: Any = None, row: Row | None = None) -> bool:
+    def edit_crm(self, flow: str | None = None, record_id: Any = None, row: Row | None = None,
+                 settled: bool = False) -> bool:
         flow = flow or self.rng.choice(list(FLOW_RESOURCES))
         resource = FLOW_RESOURCES[flow][0]
         candidates = self._crm_candidates(flow)
@@ -252,7 +257,12 @@ class UserActor:
         if record_id is None or record_id not in candidates:
             return False
         row = row or self.rng.choice(self._rows(flow, CRM))
-        return self._patch_crm(resource, record_id, row.crm_field, self._value(row, CRM))
+        if row.kind in FEW_VALUES and not (settled or self._settled(flow, CRM, record_id)):
+            return False
+        value = self._value(row, CRM)
+        if row.kind in FEW_VALUES:
+            value = self._value_unlike(row, CRM, self.crm.find(resource, record_id) or {})
+        return value is not None and self._patch_crm(resource, record_id, row.crm_field, value)
 
     def _patch_crm(self, resource: str, record_id: Any, field_name: str, value: Any) -> bool:
         at = time.time()
@@ -267,7 +277,8 @@ class UserActor:
         self._note(CRM, resource, record_id, field_name, value, at, record)
         return True
 
-    def edit_mc(self, flow: str | None = None, record_id: Any = None, row: Row | None = None) -> bool:
+    def edit_mc(self, flow: str | None = None, record_id: Any = None, row: Row | None = None,
+                settled: bool = False) -> bool:
         flow = flow or self.rng.choice(list(FLOW_RESOURCES))
         resource = FLOW_RESOURCES[flow][1]
         candidates = self._mc_candidates(flow)
@@ -275,10 +286,16 @@ class UserActor:
         if record_id is None or record_id not in candidates:
             return False
         row = row or self.rng.choice(self._rows(flow, MC))
+        if row.kind in FEW_VALUES and not (settled or self._settled(flow, MC, record_id)):
+            return False
         value, at = self._value(row, MC), time.time()
         try:
             current = self.mc.get(resource, record_id)
             if not _mc_live(current) or not self._still_editable(flow, current):
+                return False
+            if row.kind in FEW_VALUES:
+                value = self._value_unlike(row, MC, current)
+            if value is None:
                 return False
             if self.during_cycle and self.mc.get(resource, record_id)["lastChange"] != current["lastChange"]:
                 return False  # someone (the sync) wrote it meanwhile: do not put stale values back
@@ -292,6 +309,24 @@ class UserActor:
         self._note(MC, resource, record_id, row.key, value, at, record)
         return True
 
+    def _settled(self, flow: str, side: str, record_id: Any) -> bool:
+        """A row with few values (an enum, a boolean) is written only on a pair the actor left alone for a round:
+        its value is then the one both sides last agreed on, so a new value is a change the sync can see (a
+        value put back to the agreed one before the sync looked is no change at all: the ABA a three-way merge
+        cannot see, which unique text values never hit)."""
+        other = self.catalog.counterpart(flow, side, record_id)
+        crm_id, mc_id = (record_id, other) if side == CRM else (other, record_id)
+        return self._quiet(crm_id, mc_id)
+
+    def _value_unlike(self, row: Row, side: str, record: dict) -> Any | None:
+        """A value of a few-valued row other than the record's current one (None when there is none)."""
+        current = record.get(row.crm_field) if side == CRM else expect.read_mc(record, row.mc_path)
+        for _ in range(8):
+            value = self._value(row, side)
+            if value != current:
+                return value
+        return None
+
     @staticmethod
     def _still_editable(flow: str, current: dict) -> bool:
         return flow not in INVOICE_FLOWS or current.get("status") == "Draft"
@@ -303,19 +338,38 @@ class UserActor:
         if pair is None:
             return False
         row = self.rng.choice(self._rows(flow, MC))
+        settled = self._quiet(*pair)  # judged before the first write touches the pair
         first, second = (self.edit_crm, self.edit_mc) if self.rng.random() < 0.5 else (self.edit_mc, self.edit_crm)
         ids = {self.edit_crm: pair[0], self.edit_mc: pair[1]}
-        return first(flow, ids[first], row) | second(flow, ids[second], row)
+        return first(flow, ids[first], row, settled) | second(flow, ids[second], row, settled)
 
-    def edit_user(self) -> bool:
+    def edit_user(self, field_name: str | None = None) -> bool:
         """B6: a CRM user's name or email; the invoices of the orders and quotes they own must follow."""
         user_id = self._pick(self.catalog.crm.get("users", {}))
         if user_id is None:
             return False
-        field_name = self.rng.choice(USER_FIELDS)
+        field_name = field_name or self.rng.choice(USER_FIELDS)
         value = f"{self.token}-{self.step}-{self.rng.randrange(10**6)}@example.com" if field_name == "email" \
             else self._text(field_name).replace(" ", "-")
-        return self._patch_crm("users", user_id, field_name, value)
+        user = self.catalog.crm["users"][user_id]
+        if not self._patch_crm("users", user_id, field_name, value):
+            return False
+        if field_name == "email":
+            self._orphan_invoices_of(user["email"])
+            self.log.replaced_emails.setdefault(user_id, set()).add((user["email"] or "").casefold())
+        user[field_name] = value
+        return True
+
+    def _orphan_invoices_of(self, old_email: str | None) -> None:
+        """B6: a MemberCare invoice signed with the email a user just lost, unlinked or of an order or quote with
+        no owner, names no CRM user any more: a reject on purpose (docs/sync.md), until the email is fixed. (An
+        owned one must be rewritten from its owner instead: not excused.)"""
+        owned = {mc_id for flow in INVOICE_FLOWS for crm_id, mc_id in self.catalog.pairs.get(flow, [])
+                 if self.catalog.crm[FLOW_RESOURCES[flow][0]].get(crm_id, {}).get("owner_id") is not None}
+        orphans = [i for i, r in self.catalog.mc.get("invoices", {}).items() if i not in owned
+                   and (r.get("ourReferenceEmail") or "").casefold() == (old_email or "").casefold()]
+        if orphans:
+            self.log.provoke("reject", "users_invoices", [(MC, i) for i in orphans], f"{old_email} left its user")
 
     def _pick_pair(self, flow: str) -> tuple[Any, Any] | None:
         pairs = self.catalog.pairs.get(flow, [])
@@ -368,8 +422,8 @@ class UserActor:
             except PermanentError:
                 return None  # it left Draft meanwhile (the sync sent it)
             return "delete"
-        if status in ("Sent", "Paid") and self._credit(record_id):
-            return "credit"
+        if status in ("Sent", "Paid") and self._settled(flow, MC, record_id) and self._credit(record_id):
+            return "credit"  # only on a settled pair: a credit is final, a pending CRM status could not follow
         return None
 
     def _credit(self, invoice_id: Any) -> bool:
@@ -390,15 +444,53 @@ class UserActor:
 
     def _removed(self, flow: str, side: str, record_id: Any, counterpart: Any, how: str = "delete") -> None:
         """Note the delete; a record other records still point at makes them rejects on purpose when it was
-        never synced (its reference can never resolve) or is a MemberCare product (invoices must name
-        existing products, A2)."""
+        never synced (its reference can never resolve) or is a product: MemberCare invoices must name existing
+        products (A2), and the sync deletes a product no MemberCare invoice names yet (C9) while CRM orders not
+        synced yet may still name it."""
         resource = FLOW_RESOURCES[flow][0 if side == CRM else 1]
         self.log.removals.append(Removal(flow, side, record_id, counterpart, self.step, how))
-        if flow in PARTY_FLOWS and (counterpart is None or (side == MC and flow == "products_products")):
+        if flow in PARTY_FLOWS and (counterpart is None or flow == "products_products"):
             self.log.provoke("dependents", flow, [(side, record_id)],
                              f"{resource} {record_id} deleted while others may point at it")
         self.catalog.forget(side, resource, record_id)
         self.touched[(side, str(record_id))] = self.round
+
+    def edit_every_row(self) -> bool:
+        """Scripted once per run: every tracked row written on each side that may write it, on a linked pair (the
+        random operations may miss a row in a short run). Returns whether every row got a write."""
+        written = set()
+        for row in sorted(TRACKED_ROWS, key=lambda r: r.kind not in FEW_VALUES):  # those need untouched pairs
+            for side, edit in ((CRM, self.edit_crm), (MC, self.edit_mc)):
+                if row not in self._rows(row.flow, side):
+                    continue
+                self.step += 1
+                editable = self._crm_candidates(row.flow) if side == CRM else self._mc_candidates(row.flow)
+                ids = sorted((pair[0 if side == CRM else 1] for pair in self.catalog.pairs.get(row.flow, [])
+                              if pair[0 if side == CRM else 1] in editable), key=str)
+                for record_id in self.rng.sample(ids, min(4, len(ids))):  # a few tries: one may fail
+                    if edit(row.flow, record_id, row):
+                        written.add(row)
+                        break
+        users_edited = all([self.edit_user(field_name) for field_name in USER_FIELDS])
+        self.log.count("edit_every_row")
+        return len(written) == len(TRACKED_ROWS) and users_edited
+
+    def delete_in_every_flow(self) -> bool:
+        """Scripted once per run: in every deletable flow, one linked record deleted on each side (the random
+        operations may miss a flow in a short run)."""
+        done = False
+        for flow in self.deletable_flows:
+            self.step += 1
+            pairs = self.catalog.pairs.get(flow, [])
+            pairs = self.rng.sample(pairs, min(6, len(pairs)))
+            if len(pairs) < 2:
+                continue
+            done = self.delete_crm(flow, pairs[0][0]) or done
+            # a few tries in MemberCare: an invoice is credited only on a settled pair
+            done = any(self.delete_mc(flow, mc_id) for _, mc_id in pairs[1:]) or done
+        if done:
+            self.log.count("delete_in_every_flow")
+        return done
 
     def delete_with_pending_change(self) -> bool:
         """A linked record edited, then it or its counterpart deleted before the sync saw the edit."""
@@ -469,6 +561,9 @@ class UserActor:
         if not all(twins):
             return False
         self.log.provoke("ambiguous", "contacts_persons", [(CRM, t["id"]) for t in twins], f"shared email {email}")
+        for twin in twins:  # deleting or re-keying one would resolve the ambiguity
+            self.hands_off.add(("contacts", twin["id"]))
+            self.catalog.forget(CRM, "contacts", twin["id"])
         self.log.count("create_ambiguous_contacts")
         return True
 

@@ -107,6 +107,7 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
         for admin in admins:
             admin.faults(latency_ms=config.latency_ms)
         kills, completed, not_recorded, phases = 0, 0, set(), Counter()
+        deleted_everywhere = False
         while kills < config.kills:
             killed, phase = _run_and_maybe_kill(env, rng, after_plan=kills % 2 == 1)
             if killed:
@@ -116,6 +117,9 @@ def run_crash(config: CrashConfig, root: Path) -> CrashResult:
             else:
                 completed += 1
             actor.refresh()
+            if kills == config.kills // 2 and not deleted_everywhere:
+                deleted_everywhere = actor.delete_in_every_flow()  # linked deletes in every flow, once
+                actor.edit_every_row()
             for _ in range(config.operations_between_runs):
                 actor.act()
         for admin in admins:

@@ -60,6 +60,7 @@ class WriteLog:
     every: list[UserWrite] = field(default_factory=list)  # all of them, in order
     removals: list[Removal] = field(default_factory=list)
     provoked: list[Provoked] = field(default_factory=list)
+    replaced_emails: dict[int, set[str]] = field(default_factory=dict)  # CRM user id -> emails the actor replaced
 
     def record(self, write: UserWrite) -> None:
         self.every.append(write)

@@ -74,6 +74,8 @@ def run_storm(config: StormConfig, world: World) -> StormResult:
     try:
         actor.refresh()
         actor.provoke_problems()
+        actor.delete_in_every_flow()  # first: a credit needs a pair the actor left alone
+        actor.edit_every_row()
         while cycles < config.cycles or log.total_operations < config.operations:
             actor.refresh()
             target = min(config.operations, log.total_operations + per_round)
