@@ -21,7 +21,7 @@ from crm_membercare_tests.chaos.oracle import (
     ONE_TO_ONE_FLOWS,
     REMOVABLE_FLOWS,
     USERS_FLOW,
-    xfail_on_stale_owner_emails,
+    assert_no_stale_owner_emails,
 )
 
 SIZE = os.environ.get("CHAOS_SIZE", "ci")
@@ -121,12 +121,12 @@ def test_conflict_winners_follow_the_policy(crash):
 def test_only_provoked_rejects_and_ambiguous_matches(crash):
     assert crash.findings.unexplained_rejects == [], REPLAY
     assert crash.findings.unexplained_ambiguous == [], REPLAY
-    xfail_on_stale_owner_emails(crash.findings)
+    assert_no_stale_owner_emails(crash.findings)
 
 
 def test_invoices_carry_their_owners_reference(crash):
     assert crash.findings.owner_mismatches == [], REPLAY
-    xfail_on_stale_owner_emails(crash.findings)
+    assert_no_stale_owner_emails(crash.findings)
 
 
 def test_every_user_delete_propagated(crash):

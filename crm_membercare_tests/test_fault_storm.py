@@ -22,7 +22,7 @@ from crm_membercare_tests.chaos.oracle import (
     ONE_TO_ONE_FLOWS,
     REMOVABLE_FLOWS,
     USERS_FLOW,
-    xfail_on_stale_owner_emails,
+    assert_no_stale_owner_emails,
 )
 from crm_membercare_tests.chaos.storm import StormResult, run_storm, storm_config
 from crm_membercare_tests.engine_support import running_world
@@ -140,7 +140,7 @@ def test_only_provoked_rejects_are_open(storm):
     found = storm.findings
     assert found.unexplained_rejects == [], f"{found.unexplained_rejects[:8]}; {REPLAY}"
     assert found.excused_rejects > 0, f"the rejects the actor provoked were never recorded; {REPLAY}"
-    xfail_on_stale_owner_emails(found)
+    assert_no_stale_owner_emails(found)
 
 
 def test_only_provoked_ambiguous_matches(storm):
@@ -154,7 +154,7 @@ def test_invoices_carry_their_owners_reference(storm):
     found = storm.findings
     assert found.owner_mismatches == [], f"{found.owner_mismatches[:5]}; {REPLAY}"
     assert found.checked_invoice_references > 0, REPLAY
-    xfail_on_stale_owner_emails(found)
+    assert_no_stale_owner_emails(found)
 
 
 def test_links_one_to_one(storm):

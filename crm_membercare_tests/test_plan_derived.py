@@ -64,3 +64,15 @@ def test_an_unowned_order_whose_invoice_names_a_user_gets_that_owner():
     plan = plan_derived(given(invoice(), linked=True, unowned=[("quotes_invoices", 31, "777", "ola@firma.no")]))
     assert any(op.target_resource == "quotes" and op.crm_id == 31 and op.values == {"owner_id": 4}
                for op in plan.operations)
+
+
+def test_a_user_email_changed_in_the_crm_rewrites_the_invoice_even_when_no_base_was_agreed_yet():
+    """Found by the chaos oracle (crash test, seed 11): an order owned through its invoice's email, then the
+    owner's email changed in the CRM while the link's bases were still empty. B6: a user's email edited in the
+    CRM rewrites `ourReferenceEmail` on that user's invoices. The engine read the old email as a MemberCare
+    edit naming nobody and opened a reject instead; a field the base does not hold is no MemberCare edit."""
+    plan = plan_derived(given(invoice(ourReferenceEmail="kari.old@firma.no"), linked=True, base_mc={}))
+    assert plan.rejects == []
+    (op,) = plan.operations
+    assert (op.direction, op.target_resource, op.fields) == ("to_membercare", "invoices", ("email",))
+    assert op.values["email"] == "kari@firma.no"

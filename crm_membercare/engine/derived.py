@@ -258,7 +258,10 @@ def _plan_pairs(given: DerivedInput, plan: FlowPlan, owner_key_row: Any) -> None
             c, m = crm_values.get(row.key), mc_values.get(row.key)
             if fields_agree(flow, row.key, c, m):
                 continue
-            mc_edited = base_mc is not None and base_value(row, m) != base_mc.get(row.key)
+            # An edit in MemberCare is a change from the value both sides last agreed. With no agreed value
+            # (a base without the field) there is nothing to have edited: the CRM, this row's source, is
+            # written (B6), rather than the old value read as a key naming nobody.
+            mc_edited = base_mc is not None and row.key in base_mc and base_value(row, m) != base_mc[row.key]
             if row is owner_key_row and mc_edited:
                 moved = True
                 _move_owner(plan, given, pair, expected[pair], m)
