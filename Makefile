@@ -69,7 +69,7 @@ bench: install
 # Mutation testing (docs/testing.md, "Mutation testing"): mutmut mutates crm_membercare/mapping/ and the merge and
 # plan modules in a copy (mutants/, git-ignored; the source tree is never touched) and runs the fast mapping and
 # merge tests (no server) against each mutant; [tool.mutmut] in pyproject.toml says which. Starts from a clean
-# mutants/ so the score is the current one; about 10 minutes on 2 cores. Not part of `make test`.
+# mutants/ so the score is the current one; about 20 minutes on 2 cores. Not part of `make test`.
 MUTATION_WORKERS ?= 2
 $(VENV)/.mutation-stamp: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[mutation]'
