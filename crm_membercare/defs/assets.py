@@ -242,8 +242,8 @@ def writeback_spec(flow: Flow, direction: str) -> dg.AssetSpec:
 def writeback_assets(flow: Flow) -> dg.AssetsDefinition:
     """Both writebacks of a flow, as one step.
 
-    The rounds (MemberCare, the CRM, MemberCare again for the follow-ups of the CRM's creates) are the
-    cycle's (`engine.cycle.writeback_rounds`), as for `sync --once`.
+    Both directions are applied in one pass of the cycle's (`Cycle.writeback`), as for `sync --once`: a
+    create's follow-up on the other side is taken in the same pass.
     """
 
     @dg.multi_asset(name=WritebackStep(flow).name, specs=[writeback_spec(flow, d) for d in keys.DIRECTIONS],

@@ -77,13 +77,16 @@ class Executor:
         self.workers = workers
 
     # --- driving -----------------------------------------------------------------------------------
-    def apply_flow(self, flow: Flow, direction: str | None = None) -> ApplyCounts:
-        """Apply the flow's pending operations (in one direction, or both): creates first, then the rest.
+    def apply_flow(self, flow: Flow, directions: tuple[str, ...] = (TO_MEMBERCARE, TO_CRM)) -> dict[str, ApplyCounts]:
+        """Apply the flow's pending operations in `directions`: creates first, then the rest; per direction,
+        what was done and what is still open.
 
         Pipelined: while one batch is on the wire, the previous one is recorded in DuckDB, so the servers
-        are not left idle while the state is written.
+        are not left idle while the state is written. Both directions go in the same batches, and a follow-up
+        one queues (a stamp after a create on the other side) is taken in the same call.
         """
-        counts = {"created": 0, "updated": 0, "deleted": 0, "rejected": 0}
+        direction = None if set(directions) >= {TO_MEMBERCARE, TO_CRM} else directions[0]
+        counts = {d: {"created": 0, "updated": 0, "deleted": 0, "rejected": 0} for d in (TO_MEMBERCARE, TO_CRM)}
         if outbox.count_open(self.con, flow.name, direction) >= WHOLE_FLOW_READ:
             # Many writes: read the links they and their references need in one go, here on the owning
             # thread, rather than one query per miss from the workers.
@@ -112,7 +115,7 @@ class Executor:
                         break
                     # After the last batch is recorded, look once more: recording it may have queued follow-ups.
                     in_flight = submitted
-        return ApplyCounts(**counts, pending=outbox.count_open(self.con, flow.name, direction))
+        return {d: ApplyCounts(**counts[d], pending=outbox.count_open(self.con, flow.name, d)) for d in directions}
 
     def _perform(self, flow: Flow, entry: outbox.OutboxEntry) -> Effects:
         op = entry.operation
@@ -321,7 +324,7 @@ class Executor:
     def _record_batch(self, flow: Flow, batch: list[outbox.OutboxEntry], results: list[Effects], counts: dict) -> None:
         recorded = BatchRecord()
         for entry, effects in zip(batch, results, strict=True):
-            recorded.gather(flow, entry, effects, self.links, counts)
+            recorded.gather(flow, entry, effects, self.links, counts[entry.operation.direction])
         recorded.store(self.con, flow, self.cycle_id, self.flows)
 
 

@@ -8,7 +8,7 @@ what the step returned. Whatever differs between the two entry points is reporti
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -25,15 +25,6 @@ from crm_membercare.mapping.flows import Flow
 from crm_membercare.systems import CustomCrmClient, MemberCareClient
 
 DIRECTIONS = (TO_MEMBERCARE, TO_CRM)
-
-
-def writeback_rounds(directions: tuple[str, ...]) -> list[str]:
-    """The order a flow's directions are applied in. A create in one system leaves a follow-up in the other
-    (the source stamped with the new record's identity, a server-assigned number sent back), so with both
-    directions MemberCare gets one more round for the follow-ups of the CRM's creates: a cycle leaves nothing
-    of its own behind."""
-    ordered = [d for d in DIRECTIONS if d in directions]
-    return [*ordered, TO_MEMBERCARE] if len(ordered) == 2 else ordered
 
 
 @dataclass
@@ -138,11 +129,9 @@ class Cycle:
         if self._skipped(flow) or flow.name in self.blocked:
             return None
         status = self.outcomes[flow.name].breaker if flow.name in self.outcomes else self._hold_for_breaker(flow)
-        totals = {d: ApplyCounts() for d in directions}
-        for direction in writeback_rounds(directions):
-            counts = self.engine.apply(flow, direction)
-            totals[direction] = ApplyCounts(*(a + b for a, b in zip(astuple(totals[direction]), astuple(counts),
-                                                                    strict=True)))
+        # Both directions in one pass: a create on one side queues its follow-up on the other (the identity
+        # stamp, a server-assigned number), which the same pass applies, so a cycle leaves nothing of its own.
+        totals = self.engine.apply(flow, directions)
         if status.tripped and status.acknowledged:
             with transaction(self.engine.con):
                 breaker.rearm(self.engine.con, flow.name)
@@ -168,7 +157,7 @@ class Cycle:
         return status
 
     def _refused_payloads(self, flow: Flow) -> dict[str, qa.Finding]:
-        return {d: qa.change_set_problems(self.engine.con, flow, d, self.engine.context) for d in DIRECTIONS}
+        return qa.change_sets_problems(self.engine.con, flow, self.engine.context)
 
     def _block(self, flow: Flow, why: str) -> None:
         self.blocked[flow.name] = why
@@ -196,5 +185,4 @@ def run_cycle(con: duckdb.DuckDBPyConnection, crm: CustomCrmClient, mc: MemberCa
     return Cycle(SyncEngine(con, crm, mc, settings, progress=progress)).run_all()
 
 
-__all__ = ["Cycle", "CycleReport", "EngineSettings", "FlowSummary", "PlanOutcome", "SyncEngine", "run_cycle",
-           "writeback_rounds"]
+__all__ = ["Cycle", "CycleReport", "EngineSettings", "FlowSummary", "PlanOutcome", "SyncEngine", "run_cycle"]

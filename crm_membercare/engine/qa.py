@@ -381,37 +381,51 @@ def change_set(con: duckdb.DuckDBPyConnection, flow: Flow, direction: str, previ
 
 
 def change_set_problems(con: duckdb.DuckDBPyConnection, flow: Flow, direction: str, ctx: MappingContext) -> Finding:
-    """Pending operations whose payload the target would reject for a reason visible in advance.
+    """Pending operations of one direction whose payload the target would reject for a reason visible in
+    advance (see `change_sets_problems`)."""
+    return change_sets_problems(con, flow, ctx)[direction]
+
+
+def change_sets_problems(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: MappingContext) -> dict[str, Finding]:
+    """Per direction, the pending operations whose payload the target would reject for a reason visible in
+    advance. The outbox is read once, and the MemberCare records that updates are based on in one query.
 
     An operation whose reference is not linked yet is not a problem: the executor leaves it waiting.
     """
-    entries = [e for e in pending(con, flow.name) if e.operation.direction == direction]
-    mc_table = _side_table(flow, MC_SIDE)
-    failing, details = [], []
-    for entry in entries:
+    entries = pending(con, flow.name)
+    targets = {TO_MEMBERCARE: flow.mc_resource, TO_CRM: flow.crm_resource}
+    checked = [e for e in entries if e.operation.target_resource == targets[e.operation.direction]
+               and e.operation.kind in ("create", "update")]
+    current = _current_mc_records(con, flow, [e.operation.mc_id for e in checked
+                                              if e.operation.direction == TO_MEMBERCARE and e.operation.kind != CREATE])
+    failing: dict[str, list[str]] = {TO_MEMBERCARE: [], TO_CRM: []}
+    details: dict[str, list[str]] = {TO_MEMBERCARE: [], TO_CRM: []}
+    for entry in checked:
         op = entry.operation
-        target = flow.mc_resource if direction == TO_MEMBERCARE else flow.crm_resource
-        if op.target_resource != target or op.kind not in ("create", "update"):
-            continue
         fields = None if op.kind == CREATE else op.fields
         try:
-            if direction == TO_MEMBERCARE:
-                current = None
-                if op.kind != CREATE:
-                    rows = con.execute(f"SELECT raw FROM {mc_table.name} WHERE CAST(id AS VARCHAR) = ?",
-                                       [str(op.mc_id)]).fetchall()
-                    current = json.loads(rows[0][0]) if rows else None
-                problems = problems_for_membercare(flow, op.values, current, ctx, fields)
+            if op.direction == TO_MEMBERCARE:
+                problems = problems_for_membercare(flow, op.values, current.get(str(op.mc_id)), ctx, fields)
             else:
                 problems = problems_for_crm(flow, op.values, fields, partial=op.kind != CREATE)
         except UnresolvedReference:
             continue
         if problems:
-            record = op.crm_id if direction == TO_MEMBERCARE else op.mc_id
-            failing.append(str(record))
-            details.append(f"outbox {entry.id} ({op.kind} {record}): "
-                           + "; ".join(f"{p.field} {p.reason}" for p in problems))
-    return Finding(len(entries), tuple(failing), details=tuple(details))
+            record = op.crm_id if op.direction == TO_MEMBERCARE else op.mc_id
+            failing[op.direction].append(str(record))
+            details[op.direction].append(f"outbox {entry.id} ({op.kind} {record}): "
+                                         + "; ".join(f"{p.field} {p.reason}" for p in problems))
+    counted = {d: sum(1 for e in entries if e.operation.direction == d) for d in (TO_MEMBERCARE, TO_CRM)}
+    return {d: Finding(counted[d], tuple(failing[d]), details=tuple(details[d])) for d in (TO_MEMBERCARE, TO_CRM)}
+
+
+def _current_mc_records(con: duckdb.DuckDBPyConnection, flow: Flow, mc_ids: list) -> dict[str, dict]:
+    if not mc_ids:
+        return {}
+    table = _side_table(flow, MC_SIDE)
+    rows = con.execute(f"SELECT CAST(id AS VARCHAR), raw FROM {table.name} WHERE CAST(id AS VARCHAR) IN "
+                       "(SELECT unnest(?))", [sorted({str(i) for i in mc_ids})]).fetchall()
+    return {record_id: json.loads(raw) for record_id, raw in rows}
 
 
 def link_counts(con: duckdb.DuckDBPyConnection, flow: Flow) -> dict[str, int]:

@@ -203,13 +203,14 @@ class SyncEngine:
         return breaker.evaluate(self.con, flow.name, share=self.settings.breaker_share,
                                 minimum=self.settings.breaker_minimum)
 
-    def apply(self, flow: Flow, direction: str) -> ApplyCounts:
-        """One direction's open operations of the flow, written to the target system."""
+    def apply(self, flow: Flow, directions: tuple[str, ...]) -> dict[str, ApplyCounts]:
+        """The flow's open operations in `directions`, written to the target systems; counts per direction."""
         executor = Executor(self.con, self.crm, self.mc, self.links, self.context,
                             cycle_id=self.cycle_id, workers=self.settings.workers, flows=self.flows)
-        counts = executor.apply_flow(flow, direction)
-        if counts != ApplyCounts():
-            self.progress(f"wrote back {flow.name} {direction}: {counts}")
+        counts = executor.apply_flow(flow, directions)
+        for direction, done in counts.items():
+            if done != ApplyCounts():
+                self.progress(f"wrote back {flow.name} {direction}: {done}")
         return counts
 
 def error_text(error: BaseException) -> str:
