@@ -29,7 +29,21 @@ class Link:
     base_mc: dict | None
 
 
-class LinkIndex:
+class LinkAnswers:
+    """The mapping's `LinkLookup`, answered through `by_crm` / `by_mc`. An ended link still names the record's
+    counterpart (an archived customer and its closed company both still exist), so references keep
+    translating through it."""
+
+    def crm_id_for(self, flow_name: str, mc_id: Any) -> int | None:
+        link = self.by_mc(flow_name, mc_id)
+        return link.crm_id if link else None
+
+    def mc_id_for(self, flow_name: str, crm_id: int) -> Any | None:
+        link = self.by_crm(flow_name, crm_id)
+        return link.mc_id if link else None
+
+
+class LinkIndex(LinkAnswers):
     """Active and ended links of every flow, by both ids. Implements the mapping's `LinkLookup`.
 
     Given a connection, it is a cycle's cache over `sync.links`: a link is read when first asked for (in bulk
@@ -173,22 +187,13 @@ class LinkIndex:
         """What is held now, for a planner that must not read more (see `LinkView`)."""
         return LinkView(self)
 
-    # LinkLookup. An ended link still names the record's counterpart (an archived customer and its closed
-    # company both still exist), so references keep translating through it.
-    def crm_id_for(self, flow_name: str, mc_id: Any) -> int | None:
-        link = self.by_mc(flow_name, mc_id)
-        return link.crm_id if link else None
-
-    def mc_id_for(self, flow_name: str, crm_id: int) -> Any | None:
-        link = self.by_crm(flow_name, crm_id)
-        return link.mc_id if link else None
 
 
 class LinkNotLoaded(LookupError):
     """The planner asked for a link its input does not hold: a gap in what `load_flow_input` reads first."""
 
 
-class LinkView:
+class LinkView(LinkAnswers):
     """A `LinkIndex`'s links as the planner sees them: read-only, and never a query. A question whose answer
     the index has not settled (read, or implied by an active link) raises `LinkNotLoaded` instead of reading:
     a plan is a function of what was loaded before it, so a gap is a bug to see, not a query to hide."""
@@ -221,13 +226,6 @@ class LinkView:
         self._settled(flow, mc_id=mc_id)
         return self._index._by_mc.get((flow, str(mc_id)))
 
-    def crm_id_for(self, flow_name: str, mc_id: Any) -> int | None:
-        link = self.by_mc(flow_name, mc_id)
-        return link.crm_id if link else None
-
-    def mc_id_for(self, flow_name: str, crm_id: int) -> Any | None:
-        link = self.by_crm(flow_name, crm_id)
-        return link.mc_id if link else None
 
 
 def load_links(

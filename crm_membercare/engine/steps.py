@@ -32,25 +32,27 @@ class ReadStep:
 
 
 @dataclass(frozen=True)
-class PlanStep:
-    """A flow's links matched and its linked pairs merged into the outbox."""
-
+class FlowStep:
     flow: Flow
+    action = ""
 
     @property
     def name(self) -> str:
-        return f"plan_{self.flow.name}"
+        return f"{self.action}_{self.flow.name}"
 
 
 @dataclass(frozen=True)
-class WritebackStep:
+class PlanStep(FlowStep):
+    """A flow's links matched and its linked pairs merged into the outbox."""
+
+    action = "plan"
+
+
+@dataclass(frozen=True)
+class WritebackStep(FlowStep):
     """A flow's open operations applied to both systems."""
 
-    flow: Flow
-
-    @property
-    def name(self) -> str:
-        return f"writeback_{self.flow.name}"
+    action = "writeback"
 
 
 Step = ReadStep | PlanStep | WritebackStep
