@@ -1,7 +1,7 @@
 """One cycle: a run of the step list (engine/steps.py): what `sync --once` and a Dagster run share.
 
 `Cycle` runs a step and keeps the books: the cycle's summaries, the guards that stop a flow's writeback (the
-circuit breaker, payloads the target would refuse), the writeback rounds, the links let go once no later step
+circuit breaker, payloads the target would refuse), one writeback pass for both directions, the links let go once no later step
 needs them. The CLI walks the whole list (`run_all`); a Dagster asset runs its one step (`run`) and reports
 what the step returned. Whatever differs between the two entry points is reporting, never behaviour.
 """
@@ -128,6 +128,8 @@ class Cycle:
         """Apply the flow's open operations in `directions`; None when the flow is blocked this cycle."""
         if self._skipped(flow) or flow.name in self.blocked:
             return None
+        # Planned in this cycle, the breaker was judged then; a writeback run alone (a subset launched in the UI)
+        # judges it now: a tripped flow's removals stay held, what else is pending is applied.
         status = self.outcomes[flow.name].breaker if flow.name in self.outcomes else self._hold_for_breaker(flow)
         # Both directions in one pass: a create on one side queues its follow-up on the other (the identity
         # stamp, a server-assigned number), which the same pass applies, so a cycle leaves nothing of its own.
