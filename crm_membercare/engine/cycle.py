@@ -1,8 +1,8 @@
 """One cycle: a run of the step list (engine/steps.py): what `sync --once` and a Dagster run share.
 
 `Cycle` runs a step and keeps the books: the cycle's summaries, the guards that stop a flow's writeback (the
-circuit breaker, payloads the target would refuse), one writeback pass for both directions, the links let go once no later step
-needs them. The CLI walks the whole list (`run_all`); a Dagster asset runs its one step (`run`) and reports
+circuit breaker, payloads the target would refuse), one writeback pass for both directions, the links let go
+once no later step needs them. The CLI walks the whole list (`run_all`); a Dagster asset runs its one step (`run`) and reports
 what the step returned. Whatever differs between the two entry points is reporting, never behaviour.
 """
 
