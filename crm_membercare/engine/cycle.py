@@ -2,8 +2,8 @@
 
 `Cycle` runs a step and keeps the books: the cycle's summaries, the guards that stop a flow's writeback (the
 circuit breaker, payloads the target would refuse), one writeback pass for both directions, the links let go
-once no later step needs them. The CLI walks the whole list (`run_all`); a Dagster asset runs its one step (`run`) and reports
-what the step returned. Whatever differs between the two entry points is reporting, never behaviour.
+once no later step needs them. The CLI walks the whole list (`run_all`); a Dagster asset runs its one step
+(`run`) and reports what the step returned. Whatever differs between the two entry points is reporting, never behaviour.
 """
 
 from __future__ import annotations
