@@ -150,7 +150,6 @@ BY_NAME: Mapping[tuple[str, str], Resource] = {(r.system, r.resource): r for r i
 
 
 def declared(system: str, resource: str) -> Resource:
-    system = CRM if system == "customcrm" else system
     try:
         return BY_NAME[(system, resource)]
     except KeyError:

@@ -174,7 +174,7 @@ def test_the_raw_store_dates_a_second_pass_version_after_the_stored_one(tmp_path
 
 
 def test_the_raw_store_timestamps_of_crm_records_are_untouched(tmp_path):
-    contacts = raw_table("customcrm", "contacts")
+    contacts = raw_table("crm", "contacts")
     record = {"id": 7, "first_name": "A", "last_name": "B", "updated_at": "2026-10-25T00:30:00Z", "version": 2}
     with open_state(tmp_path / "sync.duckdb") as con:
         upsert_records(con, contacts, [record])

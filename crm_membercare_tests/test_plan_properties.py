@@ -90,7 +90,7 @@ class State:
         """As the extract stores a page: upserted, match keys kept."""
         with transaction(self.con):
             if crm is not None:
-                store_records(self.con, raw_table("customcrm", "products"), [crm], FLOWS)
+                store_records(self.con, raw_table("crm", "products"), [crm], FLOWS)
             if mc is not None:
                 store_records(self.con, raw_table("membercare", "products"), [mc], FLOWS)
 
