@@ -97,7 +97,7 @@ class Cycle:
         """The raw tables since their cursors (every one the engine's flows read, or those given), and
         MemberCare's countries (the reference addresses use)."""
         if countries:
-            store_countries(self.engine.con, self.engine.mc.countries())
+            store_countries(self.engine.con, self.engine.country_list())
         results = self.engine.extract_all(tables)
         self.report.extracts.extend(results)
         return results

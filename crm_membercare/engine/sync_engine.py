@@ -87,6 +87,7 @@ class SyncEngine:
         ensure_raw_tables(con, self.tables)
         self.progress = progress or (lambda message: None)
         self.cycle_id = 0
+        self._country_list: list[dict] | None = None
         self._countries: CountryTable | None = None
         self._links: LinkIndex | None = None
 
@@ -128,10 +129,17 @@ class SyncEngine:
                                     many_per_crm=[f.name for f in self.flows if f.derived is not None])
         return self._links
 
+    def country_list(self) -> list[dict]:
+        """MemberCare's `addresses/countries`, read once per engine: the read step stores it, the mapping
+        translates addresses through it."""
+        if self._country_list is None:
+            self._country_list = self.mc.countries()
+        return self._country_list
+
     @property
     def context(self) -> MappingContext:
         if self._countries is None:
-            self._countries = CountryTable.from_api(self.mc.countries())
+            self._countries = CountryTable.from_api(self.country_list())
         return MappingContext(self.links, self._countries)
 
     # --- steps ---------------------------------------------------------------------------------------
