@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-CRM = "crm"  # the systems as the state spells them (engine.vocabulary.Side has the same values)
+CRM = "crm"  # the systems as the state spells them (engine.vocabulary.Side takes its values from here)
 MEMBERCARE = "membercare"
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from crm_membercare import resources
+
 
 class Side(StrEnum):
     """A system, as the state names it (`sync.dirty`, `sync.cursors`, rejects, ambiguous matches, keys)."""
 
-    CRM = "crm"
-    MEMBERCARE = "membercare"
+    CRM = resources.CRM  # the declarations' spelling: a raw table's schema is its system's name
+    MEMBERCARE = resources.MEMBERCARE
 
 
 class Direction(StrEnum):
