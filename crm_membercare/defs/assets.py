@@ -22,7 +22,7 @@ from crm_membercare.display import markdown_cell, printable
 from crm_membercare.engine import events, qa
 from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.cycle import PlanOutcome
-from crm_membercare.engine.operations import CREATE, DELETE, TO_MEMBERCARE, UPDATE
+from crm_membercare.engine.operations import CREATE, DELETE, DIRECTIONS, TO_MEMBERCARE, UPDATE
 from crm_membercare.engine.raw_schema import RAW_TABLES
 from crm_membercare.engine.steps import READ_STEP, PlanStep, ReadStep, WritebackStep, step_list
 from crm_membercare.engine.vocabulary import Side
@@ -106,7 +106,7 @@ def links_deps(flow: Flow) -> list[dg.AssetKey]:
         sources += [flow_by_name(name).crm for name in flow.derived.through]
     deps = [keys.raw_key(t) for t in dict.fromkeys(sources)] + [keys.COUNTRIES_KEY]
     for name in flow.depends_on:
-        deps += [keys.writeback_key(flow_by_name(name), d) for d in keys.DIRECTIONS]
+        deps += [keys.writeback_key(flow_by_name(name), d) for d in DIRECTIONS]
     return deps
 
 
@@ -146,8 +146,8 @@ def blocking_checks(flow: Flow, direction: str) -> list[dg.AssetCheckSpec]:
 def plan_assets(flow: Flow) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=PlanStep(flow).name,
-        specs=[links_spec(flow), *(changes_spec(flow, d) for d in keys.DIRECTIONS)],
-        check_specs=[spec for d in keys.DIRECTIONS for spec in blocking_checks(flow, d)],
+        specs=[links_spec(flow), *(changes_spec(flow, d) for d in DIRECTIONS)],
+        check_specs=[spec for d in DIRECTIONS for spec in blocking_checks(flow, d)],
     )
     def _plan(context: dg.AssetExecutionContext, config: PlanConfig, sync: SyncEngineResource):
         outcome = sync.cycle.run(PlanStep(flow), acknowledge=config.acknowledge_breaker)
@@ -165,7 +165,7 @@ def plan_assets(flow: Flow) -> dg.AssetsDefinition:
             # The UI draws column lineage from the latest materialization, not from the definition.
             tables.COLUMN_LINEAGE: LINKS_LINEAGE[flow.name],
         })
-        for direction in keys.DIRECTIONS:
+        for direction in DIRECTIONS:
             yield from change_set_results(sync, flow, direction, outcome)
 
     return _plan
@@ -246,10 +246,10 @@ def writeback_assets(flow: Flow) -> dg.AssetsDefinition:
     create's follow-up on the other side is taken in the same pass.
     """
 
-    @dg.multi_asset(name=WritebackStep(flow).name, specs=[writeback_spec(flow, d) for d in keys.DIRECTIONS],
+    @dg.multi_asset(name=WritebackStep(flow).name, specs=[writeback_spec(flow, d) for d in DIRECTIONS],
                     can_subset=True)
     def _writeback(context: dg.AssetExecutionContext, sync: SyncEngineResource):
-        selected = tuple(d for d in keys.DIRECTIONS if keys.writeback_key(flow, d) in context.selected_asset_keys)
+        selected = tuple(d for d in DIRECTIONS if keys.writeback_key(flow, d) in context.selected_asset_keys)
         totals = sync.cycle.run(WritebackStep(flow), directions=selected)
         if totals is None:  # blocked this cycle (Dagster skips the step first, through the blocking checks)
             totals = {d: ApplyCounts() for d in selected}
@@ -273,7 +273,7 @@ LINGERING_CYCLES = 10
 def operations_spec(key: dg.AssetKey, table: str, columns, description: str) -> dg.AssetSpec:
     """A table of every flow that needs a person, read after all writebacks."""
     return dg.AssetSpec(key, group_name=keys.OPERATIONS_GROUP, kinds={"python", "duckdb"},
-                        deps=[keys.writeback_key(f, d) for f in FLOWS for d in keys.DIRECTIONS],
+                        deps=[keys.writeback_key(f, d) for f in FLOWS for d in DIRECTIONS],
                         description=description,
                         metadata={tables.TABLE_NAME: table, tables.COLUMN_SCHEMA: tables.schema(columns)})
 
@@ -313,7 +313,7 @@ def conflicts_and_rejects(sync: SyncEngineResource):
 
 LINKS_LINEAGE = {f.name: tables.links_metadata(f)[tables.COLUMN_LINEAGE] for f in FLOWS}
 CHANGES_LINEAGE = {(f.name, d): tables.changes_metadata(f, d)[tables.COLUMN_LINEAGE] for f in FLOWS
-                   for d in keys.DIRECTIONS}
+                   for d in DIRECTIONS}
 def newest_table(table: events.EventTable) -> dg.TableMetadataValue:
     """The newest rows of every flow as a table the UI shows inline; values made printable."""
     rows = [{"flow": flow, **row} for flow, flow_rows in table.newest.items() for row in flow_rows]

@@ -15,7 +15,7 @@ from crm_membercare.defs import keys
 from crm_membercare.defs.assets import finding_result
 from crm_membercare.defs.resources import SyncEngineResource
 from crm_membercare.engine import qa
-from crm_membercare.engine.operations import CRM_SIDE, MC_SIDE
+from crm_membercare.engine.operations import CRM_SIDE, DIRECTIONS, MC_SIDE
 from crm_membercare.engine.state import transaction
 from crm_membercare.mapping.flows import FLOWS, Flow
 
@@ -38,7 +38,7 @@ QA_CHECKS: dict[str, str] = {
 
 def qa_checks(flow: Flow) -> dg.AssetChecksDefinition:
     target = keys.links_key(flow)
-    after = [keys.writeback_key(flow, d) for d in keys.DIRECTIONS]
+    after = [keys.writeback_key(flow, d) for d in DIRECTIONS]
 
     @dg.multi_asset_check(
         name=f"qa_{flow.name}",

@@ -19,7 +19,6 @@ from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
 
-DIRECTIONS = (TO_MEMBERCARE, TO_CRM)
 TARGET = {TO_MEMBERCARE: "membercare", TO_CRM: "crm"}  # the system a direction writes to, as a label word
 SYSTEM_KIND = {TO_MEMBERCARE: "membercare", TO_CRM: "customcrm"}
 CRM_GROUP, MC_GROUP, OPERATIONS_GROUP = "customcrm", "membercare", "operations"

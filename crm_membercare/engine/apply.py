@@ -20,6 +20,7 @@ from crm_membercare.engine.operations import (
     CREATE,
     CRM_SIDE,
     DELETE,
+    DIRECTIONS,
     MC_SIDE,
     TO_CRM,
     TO_MEMBERCARE,
@@ -77,7 +78,7 @@ class Executor:
         self.workers = workers
 
     # --- driving -----------------------------------------------------------------------------------
-    def apply_flow(self, flow: Flow, directions: tuple[str, ...] = (TO_MEMBERCARE, TO_CRM)) -> dict[str, ApplyCounts]:
+    def apply_flow(self, flow: Flow, directions: tuple[str, ...] = DIRECTIONS) -> dict[str, ApplyCounts]:
         """Apply the flow's pending operations in `directions`: creates first, then the rest; per direction,
         what was done and what is still open.
 
@@ -86,7 +87,7 @@ class Executor:
         one queues (a stamp after a create on the other side) is taken in the same call.
         """
         direction = None if set(directions) >= {TO_MEMBERCARE, TO_CRM} else directions[0]
-        counts = {d: {"created": 0, "updated": 0, "deleted": 0, "rejected": 0} for d in (TO_MEMBERCARE, TO_CRM)}
+        counts = {d: {"created": 0, "updated": 0, "deleted": 0, "rejected": 0} for d in DIRECTIONS}
         if outbox.count_open(self.con, flow.name, direction) >= WHOLE_FLOW_READ:
             # Many writes: read the links they and their references need in one go, here on the owning
             # thread, rather than one query per miss from the workers.

@@ -15,7 +15,7 @@ import duckdb
 from crm_membercare.engine import breaker, outbox, qa
 from crm_membercare.engine.apply import ApplyCounts
 from crm_membercare.engine.extract import ExtractResult
-from crm_membercare.engine.operations import TO_CRM, TO_MEMBERCARE, PlanSummary
+from crm_membercare.engine.operations import DIRECTIONS, PlanSummary
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.reference import store_countries
 from crm_membercare.engine.state import transaction
@@ -23,8 +23,6 @@ from crm_membercare.engine.steps import PlanStep, ReadStep, Step, dependents, st
 from crm_membercare.engine.sync_engine import CycleReport, EngineSettings, FlowSummary, Progress, SyncEngine
 from crm_membercare.mapping.flows import Flow
 from crm_membercare.systems import CustomCrmClient, MemberCareClient
-
-DIRECTIONS = (TO_MEMBERCARE, TO_CRM)
 
 
 @dataclass

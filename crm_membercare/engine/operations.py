@@ -10,6 +10,7 @@ from crm_membercare.engine.merge import FieldConflict
 from crm_membercare.engine.vocabulary import Direction, OpKind, Side
 
 TO_MEMBERCARE, TO_CRM = Direction.TO_MEMBERCARE, Direction.TO_CRM
+DIRECTIONS: tuple[Direction, ...] = tuple(Direction)  # both, MemberCare first
 CREATE, UPDATE, DELETE = OpKind.CREATE, OpKind.UPDATE, OpKind.DELETE
 CRM_SIDE, MC_SIDE = Side.CRM, Side.MEMBERCARE
 

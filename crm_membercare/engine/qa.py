@@ -21,7 +21,7 @@ import duckdb
 
 from crm_membercare.engine.derived import expected_pairs, owned_changed_since_planned
 from crm_membercare.engine.links import load_links
-from crm_membercare.engine.operations import CREATE, CRM_SIDE, MC_SIDE, TO_CRM, TO_MEMBERCARE
+from crm_membercare.engine.operations import CREATE, CRM_SIDE, DIRECTIONS, MC_SIDE, TO_CRM, TO_MEMBERCARE
 from crm_membercare.engine.outbox import pending
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.snapshot import part_filter
@@ -415,8 +415,8 @@ def change_sets_problems(con: duckdb.DuckDBPyConnection, flow: Flow, ctx: Mappin
             failing[op.direction].append(str(record))
             details[op.direction].append(f"outbox {entry.id} ({op.kind} {record}): "
                                          + "; ".join(f"{p.field} {p.reason}" for p in problems))
-    counted = {d: sum(1 for e in entries if e.operation.direction == d) for d in (TO_MEMBERCARE, TO_CRM)}
-    return {d: Finding(counted[d], tuple(failing[d]), details=tuple(details[d])) for d in (TO_MEMBERCARE, TO_CRM)}
+    counted = {d: sum(1 for e in entries if e.operation.direction == d) for d in DIRECTIONS}
+    return {d: Finding(counted[d], tuple(failing[d]), details=tuple(details[d])) for d in DIRECTIONS}
 
 
 def _current_mc_records(con: duckdb.DuckDBPyConnection, flow: Flow, mc_ids: list) -> dict[str, dict]:
