@@ -9,7 +9,7 @@ SCALE ?= small,medium
 DEMO_PORT ?= 3000
 DEMO_ARGS ?=
 
-.PHONY: install lock test demo sandbox lint docs clean bench chaos mutation
+.PHONY: install lock test demo sandbox lint docs clean bench chaos mutation deploy-check
 
 # The lock is a constraints file: pyproject.toml says what is needed, the lock which version of it. A package
 # pyproject.toml needs that the lock does not pin (a dependency added without `make lock`) is still installed,
@@ -51,7 +51,7 @@ demo: install
 sandbox: demo
 
 lint: install
-	$(BIN)/ruff check crm_membercare crm_membercare_tests
+	$(BIN)/ruff check crm_membercare crm_membercare_tests deploy
 
 docs: install
 	$(BIN)/crm-membercare docs > docs/dataflow.rst
@@ -70,6 +70,16 @@ $(VENV)/.bench-stamp: $(STAMP)
 
 bench: $(VENV)/.bench-stamp
 	$(BIN)/python -m bench.run --scales $(SCALE)
+
+# The production topology (deploy/, docs/deploy.md) run as local processes, since Docker is not available: a real
+# PostgreSQL (the `deploy` extra's pgserver wheel), `dagster api grpc`, dagster-webserver and dagster-daemon on
+# deploy/dagster.yaml, both sandboxes seeded; edits both ways, a daemon restart, one more edit. About 2 minutes.
+$(VENV)/.deploy-stamp: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[deploy]'
+	touch $@
+
+deploy-check: $(VENV)/.deploy-stamp
+	$(BIN)/python -m deploy.check
 
 # Mutation testing (docs/testing.md, "Mutation testing"): mutmut mutates crm_membercare/mapping/ and the merge and
 # plan modules in a copy (mutants/, git-ignored; the source tree is never touched) and runs the fast mapping and

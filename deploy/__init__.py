@@ -1,0 +1,1 @@
+"""The production deployment (docs/deploy.md): its files beside this package, and `make deploy-check`."""
