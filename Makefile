@@ -17,7 +17,7 @@ DEMO_ARGS ?=
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test,deploy]'
 	$(BIN)/python -m pip freeze --exclude-editable | grep -vxF -f $(LOCK) > $(VENV)/.unlocked || true
 	@if [ -s $(VENV)/.unlocked ]; then \
 		echo "warning: installed but not pinned by $(LOCK) (run 'make lock' and commit it):"; cat $(VENV)/.unlocked; fi
@@ -74,11 +74,7 @@ bench: $(VENV)/.bench-stamp
 # The production topology (deploy/, docs/deploy.md) run as local processes, since Docker is not available: a real
 # PostgreSQL (the `deploy` extra's pgserver wheel), `dagster api grpc`, dagster-webserver and dagster-daemon on
 # deploy/dagster.yaml, both sandboxes seeded; edits both ways, a daemon restart, one more edit. About 2 minutes.
-$(VENV)/.deploy-stamp: $(STAMP)
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[deploy]'
-	touch $@
-
-deploy-check: $(VENV)/.deploy-stamp
+deploy-check: install
 	$(BIN)/python -m deploy.check
 
 # Mutation testing (docs/testing.md, "Mutation testing"): mutmut mutates crm_membercare/mapping/ and the merge and
