@@ -29,6 +29,7 @@ import psycopg2
 from crm_membercare.sandbox.serving import LOOPBACK, free_port
 
 SERVER_USER = "crm-membercare-pg"  # only when run by root
+BIN_VARIABLE = "DEPLOY_CHECK_POSTGRES_BIN"
 DATABASE = "dagster"
 ROLE = "dagster"
 
@@ -49,10 +50,15 @@ class PostgresServer:
 
 
 def binaries() -> Path:
-    """PostgreSQL's bin/ inside the installed pgserver wheel (found without importing pgserver's own API)."""
+    """PostgreSQL's bin/: the installed pgserver wheel's (found without importing pgserver's own API), or
+    another installation's named by DEPLOY_CHECK_POSTGRES_BIN (e.g. Debian's /usr/lib/postgresql/15/bin, where
+    pgserver has no wheel: Python 3.13 and later)."""
+    if os.environ.get(BIN_VARIABLE):
+        return Path(os.environ[BIN_VARIABLE])
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("pgserver is not installed: `make deploy-check` installs the `deploy` extra")
+        raise RuntimeError(f"pgserver is not installed (it has wheels up to Python 3.12): set {BIN_VARIABLE} to "
+                           "a PostgreSQL installation's bin directory")
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
