@@ -199,7 +199,11 @@ def main() -> int:
             services.start("dagster-webserver", [str(BIN / "dagster-webserver"), "-h", LOOPBACK, "-p", str(web_port),
                                                  *workspace])
             services.start("dagster-daemon", [str(BIN / "dagster-daemon"), "run", *workspace])
-            print(run_scenario(settings, Dagster(f"http://{LOOPBACK}:{web_port}"), services), flush=True)
+            dagster = Dagster(f"http://{LOOPBACK}:{web_port}")
+            print(run_scenario(settings, dagster, services), flush=True)
+            say(f"sizes: Dagster's PostgreSQL database {postgres.database_mb():.1f} MB after "
+                f"{len(dagster.snapshot().run_ids)} runs; the state file "
+                f"{(work / 'state' / 'state.duckdb').stat().st_size / 1e6:.1f} MB")
     except (Exception, KeyboardInterrupt) as error:
         print(f"deploy-check failed: {error!r}\nlogs: {work / 'logs'}", file=sys.stderr)
         for log in sorted((work / "logs").glob("*.log")):

@@ -42,6 +42,17 @@ class PostgresServer:
     user: str = ROLE
     database: str = DATABASE
 
+    def database_mb(self) -> float:
+        """The size of Dagster's database (runs, events, ticks), for docs/deploy.md's sizing."""
+        con = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                               dbname=self.database)
+        try:
+            cursor = con.cursor()
+            cursor.execute("SELECT pg_database_size(current_database())")
+            return cursor.fetchone()[0] / 1e6
+        finally:
+            con.close()
+
     def dagster_environment(self) -> dict[str, str]:
         """The variables deploy/dagster.yaml reads its storage settings from."""
         return {"DAGSTER_POSTGRES_HOST": self.host, "DAGSTER_POSTGRES_PORT": str(self.port),
