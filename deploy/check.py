@@ -129,6 +129,23 @@ def wait_for(what: str, probe: Callable[[], object], timeout_s: float, every_s: 
     raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
+def start_dagster(services: Services) -> Dagster:
+    """The code location's gRPC server, then (as compose's `depends_on: service_healthy`) the webserver and the
+    daemon, on the production instance and workspace files."""
+    work = services.work
+    write_instance(work / "dagster_home")
+    grpc_port, web_port = free_port(), free_port()
+    write_workspace(work / "workspace.yaml", grpc_port)
+    workspace = ["-w", str(work / "workspace.yaml")]
+    services.start("code-location", [str(BIN / "dagster"), "api", "grpc", "-m", "crm_membercare.definitions",
+                                     "-h", LOOPBACK, "-p", str(grpc_port)])
+    wait_for("the code location's gRPC server", lambda: grpc_healthy(grpc_port), 120, 0.5, services)
+    services.start("dagster-webserver", [str(BIN / "dagster-webserver"), "-h", LOOPBACK, "-p", str(web_port),
+                                         *workspace])
+    services.start("dagster-daemon", [str(BIN / "dagster-daemon"), "run", *workspace])
+    return Dagster(f"http://{LOOPBACK}:{web_port}")
+
+
 def grpc_healthy(port: int) -> bool:
     return subprocess.run([str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(port)],
                           capture_output=True).returncode == 0
@@ -185,26 +202,18 @@ def main() -> int:
             postgres = stack.enter_context(running_postgres(work, work / "logs" / "postgresql.log"))
             say(f"PostgreSQL {postgres.host}:{postgres.port} up; seeding both sandboxes")
             settings = start_sandboxes(work, stack)
-            write_instance(work / "dagster_home")
-            grpc_port, web_port = free_port(), free_port()
-            write_workspace(work / "workspace.yaml", grpc_port)
             env = {**os.environ, "DAGSTER_HOME": str(work / "dagster_home"), **postgres.dagster_environment(),
                    **sync_environment(settings, work)}
-            workspace = ["-w", str(work / "workspace.yaml")]
             services = Services(env, work, stack)
-            services.start("code-location", [str(BIN / "dagster"), "api", "grpc", "-m", "crm_membercare.definitions",
-                                             "-h", LOOPBACK, "-p", str(grpc_port)])
-            # As compose's `depends_on: service_healthy`: the webserver and the daemon start once it serves.
-            wait_for("the code location's gRPC server", lambda: grpc_healthy(grpc_port), 120, 0.5, services)
-            services.start("dagster-webserver", [str(BIN / "dagster-webserver"), "-h", LOOPBACK, "-p", str(web_port),
-                                                 *workspace])
-            services.start("dagster-daemon", [str(BIN / "dagster-daemon"), "run", *workspace])
-            dagster = Dagster(f"http://{LOOPBACK}:{web_port}")
+            dagster = start_dagster(services)
             print(run_scenario(settings, dagster, services), flush=True)
             say(f"sizes: Dagster's PostgreSQL database {postgres.database_mb():.1f} MB after "
                 f"{len(dagster.snapshot().run_ids)} runs; the state file "
                 f"{(work / 'state' / 'state.duckdb').stat().st_size / 1e6:.1f} MB")
-    except (Exception, KeyboardInterrupt) as error:
+    except KeyboardInterrupt:
+        print(f"deploy-check interrupted; everything it started is stopped; logs: {work / 'logs'}", file=sys.stderr)
+        return 130
+    except Exception as error:
         print(f"deploy-check failed: {error!r}\nlogs: {work / 'logs'}", file=sys.stderr)
         for log in sorted((work / "logs").glob("*.log")):
             print(f"--- {log.name} (last lines)\n{log.read_text(errors='replace')[-2000:]}", file=sys.stderr)
