@@ -73,7 +73,7 @@ bench: $(VENV)/.bench-stamp
 
 # The production topology (deploy/, docs/deploy.md) run as local processes, since Docker is not available: a real
 # PostgreSQL (the `deploy` extra's pgserver wheel), `dagster api grpc`, dagster-webserver and dagster-daemon on
-# deploy/dagster.yaml, both sandboxes seeded; edits both ways, a daemon restart, one more edit. About 2 minutes.
+# deploy/dagster.yaml, both sandboxes seeded; edits both ways, a daemon restart, one more edit. 1.5–2.5 minutes.
 deploy-check: install
 	$(BIN)/python -m deploy.check
 
