@@ -6,6 +6,9 @@ clients stay untouched. The replay keeps at most `workers` requests in flight pe
 order the sandboxes received them, and keeps the one dependency any client has: a list page is requested
 only after the previous page of the same resource has come back (a keyset cursor is known only then).
 
+`replay_reads` replays a read's GETs alone, two ways: one at a time in arrival order (the sequential floor),
+and each resource's requests in their order with the resources side by side (the parallel floor).
+
 `causal=True` replays stricter: a request waits for every request whose response the engine had received
 before it sent that one. That floor keeps the engine's batching and phase barriers and removes only the
 engine's own compute between requests; the difference between the two floors is what barriers cost.
@@ -165,3 +168,42 @@ async def _replay(requests, base_urls, auth, workers, causal) -> FloorRun:
                          for r, status in zip(requests, statuses, strict=True) if r.status != status)
     counts = Counter(f"{status // 100}xx" for status in statuses)
     return FloorRun(seconds, len(requests), sum(mismatches.values()), dict(counts), dict(mismatches.most_common(8)))
+
+
+def replay_reads(requests: list[Recorded], base_urls: dict[str, str], auth: dict[str, dict], *,
+                 side_by_side: bool, workers: int = 8) -> FloorRun:
+    """The GETs of `requests`, one at a time in arrival order, or `side_by_side`: each (system, resource)'s in
+    their order, the resources concurrently, at most `workers` in flight per system."""
+    return asyncio.run(_replay_reads([r for r in requests if r.method == "GET"], base_urls, auth, side_by_side,
+                                     workers))
+
+
+async def _replay_reads(reads, base_urls, auth, side_by_side, workers) -> FloorRun:
+    statuses: list[int] = [0] * len(reads)
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    clients = {system: httpx.AsyncClient(base_url=url, headers=auth[system], limits=limits, timeout=120)
+               for system, url in base_urls.items()}
+    slots = {system: asyncio.Semaphore(workers) for system in base_urls}
+
+    async def chain(indices: list[int]) -> None:
+        for index in indices:
+            request = reads[index]
+            async with slots[request.system]:
+                response = await clients[request.system].get(request.path, params=request.query or None)
+                await response.aread()
+                statuses[index] = response.status_code
+
+    chains: dict[tuple[str, str], list[int]] = {}
+    for index, request in enumerate(reads):
+        chains.setdefault((request.system, request.resource) if side_by_side else ("", ""), []).append(index)
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(chain(indices) for indices in chains.values()))
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    seconds = time.perf_counter() - started
+    mismatches = Counter(f"{r.method} {r.resource} {r.status}->{status}"
+                         for r, status in zip(reads, statuses, strict=True) if r.status != status)
+    counts = Counter(f"{status // 100}xx" for status in statuses)
+    return FloorRun(seconds, len(reads), sum(mismatches.values()), dict(counts), dict(mismatches.most_common(8)))

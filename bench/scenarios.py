@@ -7,6 +7,7 @@ create). The incremental cycle continues from the state the first sync left.
 
 from __future__ import annotations
 
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -85,7 +86,7 @@ def fresh_copy(work: Path, name: str) -> Path:
     target = work / name
     target.mkdir(parents=True, exist_ok=True)
     for stale in target.iterdir():
-        stale.unlink()
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     for kind in servers.KINDS:
         servers.copy_store(work / "pristine" / f"{kind}.sqlite", target / f"{kind}.sqlite")
     return target
@@ -128,14 +129,14 @@ def floors(work: Path, recorded_in: Path, result: ScaleResult, *, causal_too: bo
         run = fresh_copy(work, "floor")
         with running(run) as sandboxes:
             roots = {"customcrm": sandboxes.crm.root_url, "membercare": sandboxes.mc.root_url}
-            replayed = floor.replay(requests, roots, _auth(sandboxes), workers=WORKERS, causal=causal)
+            replayed = floor.replay(requests, roots, auth(sandboxes), workers=WORKERS, causal=causal)
         if causal:
             result.causal_floor = asdict(replayed)
         else:
             result.floor = asdict(replayed)
 
 
-def _auth(sandboxes: Sandboxes) -> dict[str, dict]:
+def auth(sandboxes: Sandboxes) -> dict[str, dict]:
     token = httpx.get(f"{sandboxes.mc.api_url}/token", timeout=30,
                       params={"clientApiKey": DEFAULTS.membercare_api_key, "personToImpersonate": 1}).json()["value"]
     return {"customcrm": {"Authorization": f"Bearer {DEFAULTS.customcrm_token}"}, "membercare": {"token": token}}

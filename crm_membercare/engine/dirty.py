@@ -19,15 +19,16 @@ def mark_dirty(
     reason: str | None = None,
 ) -> None:
     """Mark records for planning (with `reason`: why a planned record has to be planned again)."""
-    if not ids:
+    flows = list(flows)
+    if not ids or not flows:
         return
-    for flow in flows:
-        con.execute(
-            """INSERT INTO sync.dirty (flow, side, record_id, since_cycle, reason)
-               SELECT ?, ?, CAST(unnest(?) AS VARCHAR), ?, ?
-               ON CONFLICT (flow, side, record_id) DO UPDATE SET reason = excluded.reason""",
-            [flow, side, [str(i) for i in ids], cycle_id, reason],
-        )
+    # One statement for every flow: each flow's name beside each id.
+    con.execute(
+        """INSERT INTO sync.dirty (flow, side, record_id, since_cycle, reason)
+           SELECT flow, ?, record_id, ?, ? FROM (SELECT unnest(?) AS flow) CROSS JOIN (SELECT unnest(?) AS record_id)
+           ON CONFLICT (flow, side, record_id) DO UPDATE SET reason = excluded.reason""",
+        [side, cycle_id, reason, flows, [str(i) for i in ids]],
+    )
 
 
 def marked(con: duckdb.DuckDBPyConnection, flow: str) -> list[tuple[Side, str]]:

@@ -1,16 +1,21 @@
 """Incremental extract: each resource's changes since its cursor into its raw table (DESIGN C1).
 
-Every page is committed together with the cursor that follows it, so a cursor never runs ahead of the
-records it covers; the clients re-read an overlap at the cursor and the upsert de-duplicates by change marker.
-Records that changed are marked dirty for every flow that reads their resource: planning then looks only
-at those.
+Resources are read side by side, each by a reader thread (at most `per_system` at a time per system), and a
+reader fetches its next page while the pages before it are stored. One thread, the caller's, owns the DuckDB
+connection: it stores whatever pages have arrived, of any resources, in one transaction that also moves each
+resource's cursor to the end of its last page in it, so a cursor never runs ahead of the records it covers.
+The clients re-read an overlap at the cursor and the store de-duplicates by content. Records that changed are
+marked dirty for every flow that reads their resource: planning then looks only at those.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -25,6 +30,9 @@ from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
 
 Progress = Callable[[str], None]
+BATCH_MIN = 10_000  # records gathered for a transaction while the readers still read
+BATCH_RECORDS = 30_000  # stored in one transaction at most; more waiting is stored in the next
+PAGES_AHEAD = 4  # pages a reader may fetch ahead of the store (bounds memory when storing is the slower part)
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,13 @@ class ExtractResult:
     read: int
     changed: int
     deleted: int
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class _Page:
+    table: RawTable
+    records: list[dict]
     cursor: str | None
 
 
@@ -55,23 +70,133 @@ def extract_changes(
     cycle_id: int = 0,
     progress: Progress | None = None,
 ) -> ExtractResult:
-    """Read what changed since the stored cursor, page by page, each page committed with its cursor; the
-    records are marked dirty for those of `flows` that read the table."""
-    flows = _reading(table, flows)
-    names = [f.name for f in flows]
-    read = changed = 0
-    cursor = get_cursor(con, table.system, table.resource)
-    for page in client.iter_changes(table.resource, cursor, id_field=table.id_field):
-        with transaction(con):
-            ids = store_records(con, table, page.records, flows)
-            mark_dirty(con, names, table.system, ids, cycle_id)
-            set_cursor(con, table.system, table.resource, page.cursor)
-        read += len(page.records)
-        changed += len(ids)
-        cursor = page.cursor
-        if progress and read and read % 5000 < len(page.records):
-            progress(f"{table.name}: {read} read")
-    return ExtractResult(table.system, table.resource, read, changed, 0, cursor)
+    """One resource's changes since its stored cursor (`extract_tables` with one table)."""
+    results, _ = extract_tables(con, {table.system: client}, [table], flows, cycle_id=cycle_id, progress=progress)
+    return results[0]
+
+
+def extract_tables(
+    con: duckdb.DuckDBPyConnection,
+    clients: Mapping[str, object],
+    tables: Iterable[RawTable],
+    flows: Iterable[Flow],
+    *,
+    cycle_id: int = 0,
+    per_system: int = 8,
+    list_ids: Iterable[str] = (),
+    progress: Progress | None = None,
+) -> tuple[list[ExtractResult], dict[str, IdsAnswer]]:
+    """Read what changed since each table's stored cursor, the tables side by side, and store it.
+
+    `clients`: system -> its client. `list_ids`: names of the tables whose `/ids` answer is read by their reader
+    once its last page is in (never before: a record created in between would look deleted); returned by
+    table name for `reconcile_ids`. The first reader's failure is raised once every page read before it is
+    stored.
+    """
+    tables, flows = list(tables), tuple(flows)
+    readers = _Readers(con, clients, tables, per_system=per_system, list_ids=set(list_ids))
+    totals = {table.name: [0, 0] for table in tables}  # read, changed
+    try:
+        for batch in readers.batches():
+            with transaction(con):
+                for table, pages in _by_table(batch):
+                    reading = _reading(table, flows)
+                    records = [record for page in pages for record in page.records]
+                    ids = store_records(con, table, records, reading)
+                    mark_dirty(con, [f.name for f in reading], table.system, ids, cycle_id)
+                    set_cursor(con, table.system, table.resource, pages[-1].cursor)
+                    counted = totals[table.name]
+                    if progress and (counted[0] + len(records)) // 5000 > counted[0] // 5000:
+                        progress(f"{table.name}: {counted[0] + len(records)} read")
+                    counted[0] += len(records)
+                    counted[1] += len(ids)
+    finally:
+        readers.close()
+    listed = readers.answers()
+    results = [ExtractResult(t.system, t.resource, *totals[t.name], 0, get_cursor(con, t.system, t.resource))
+               for t in tables]
+    return results, listed
+
+
+def _by_table(batch: list[_Page]) -> list[tuple[RawTable, list[_Page]]]:
+    """The batch's pages grouped by table, each group in the order its pages were read."""
+    grouped: dict[RawTable, list[_Page]] = {}
+    for page in batch:
+        grouped.setdefault(page.table, []).append(page)
+    return list(grouped.items())
+
+
+class _Readers:
+    """A reader thread per table, handing pages to the storing thread through a bounded queue."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, clients: Mapping[str, object], tables: list[RawTable], *,
+                 per_system: int, list_ids: set[str]) -> None:
+        self._pages: queue.Queue[_Page] = queue.Queue(maxsize=PAGES_AHEAD * max(1, len(tables)))
+        self._stop = threading.Event()
+        self._list_ids = list_ids
+        self._slots = {system: threading.BoundedSemaphore(max(1, per_system)) for system in clients}
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(tables)), thread_name_prefix="extract")
+        # Cursors are read here, on the storing thread: the reader threads never touch DuckDB.
+        self._futures: dict[str, Future] = {
+            table.name: self._pool.submit(self._read, clients[table.system], table,
+                                          get_cursor(con, table.system, table.resource))
+            for table in tables}
+
+    def _read(self, client, table: RawTable, cursor: str | None) -> IdsAnswer | None:
+        with self._slots[table.system]:
+            for page in client.iter_changes(table.resource, cursor, id_field=table.id_field):
+                if not self._offer(_Page(table, page.records, page.cursor)):
+                    return None
+            return read_ids(client, table.resource) if table.name in self._list_ids else None
+
+    def _offer(self, page: _Page) -> bool:
+        """Queue a page; False once the extract is stopping (another reader failed)."""
+        while not self._stop.is_set():
+            try:
+                self._pages.put(page, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def batches(self):
+        """Lists of pages as they arrive: whatever is waiting, up to BATCH_RECORDS, until every reader ended.
+        A reader that fails stops the others (the pages they queued before are still stored)."""
+        while True:
+            try:
+                batch = [self._pages.get(timeout=0.05)]
+            except queue.Empty:
+                if any(f.done() and f.exception() for f in self._futures.values()):
+                    self._stop.set()
+                if all(f.done() for f in self._futures.values()) and self._pages.empty():
+                    return
+                continue
+            count = len(batch[0].records)
+            while count < BATCH_RECORDS:
+                try:
+                    # Below BATCH_MIN, wait for more while any reader still reads: a transaction's fixed costs
+                    # (its commit above all) are paid per batch.
+                    reading = count < BATCH_MIN and not all(f.done() for f in self._futures.values())
+                    batch.append(self._pages.get(timeout=0.05) if reading else self._pages.get_nowait())
+                except queue.Empty:
+                    if reading:
+                        continue
+                    break
+                count += len(batch[-1].records)
+            yield batch
+
+    def close(self) -> None:
+        """Stop whatever still reads (the storing thread failed) and wait for the readers to end."""
+        if any(not f.done() for f in self._futures.values()):
+            self._stop.set()
+        self._pool.shutdown(wait=True)
+
+    def answers(self) -> dict[str, IdsAnswer]:
+        """The `/ids` answers read, by table name; raises the first reader's failure."""
+        for future in self._futures.values():
+            if future.exception() is not None:
+                raise future.exception()
+        return {name: future.result() for name, future in self._futures.items() if future.result() is not None}
 
 
 class IdsAnswer:

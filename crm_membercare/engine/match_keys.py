@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import duckdb
-import pandas as pd
 
 from crm_membercare.engine.matching import KeyIndex
 from crm_membercare.engine.raw_schema import RawTable
-from crm_membercare.engine.raw_store import gone_state, mark_deleted, upsert_records
-from crm_membercare.engine.state import registered
+from crm_membercare.engine.raw_store import gone_state, mark_deleted, upsert
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
 
@@ -25,33 +23,39 @@ def flows_matching(table: RawTable, flows: Iterable[Flow]) -> list[Flow]:
     return [f for f in flows if f.match is not None and (f.crm if table.system == Side.CRM else f.mc) == table]
 
 
-def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[dict], flows: Iterable[Flow]) -> None:
+def refresh(con: duckdb.DuckDBPyConnection, table: RawTable, records: Iterable[dict], flows: Iterable[Flow],
+            *, replacing: Iterable | None = None) -> None:
     """Store the keys of these records in `flows` (live ones; a gone record, or one of another part of a split
-    resource, has none)."""
-    records = list(records)
+    resource, has none). One copy per id: the last one given. `replacing`: the ids that may have keys stored
+    already (None: any of them); the others' are only added."""
+    latest = {str(record[table.id_field]): record for record in records}
     flows = flows_matching(table, flows)
-    if not records or not flows:
+    if not latest or not flows:
         return
     side = table.system
-    rows = []
+    names, ids, primaries, fallbacks = [], [], [], []
     for flow in flows:
         rule = flow.match
-        primary = rule.crm_key if side == "crm" else rule.mc_key
-        fallback = (rule.fallback.crm_key if side == "crm" else rule.fallback.mc_key) if rule.fallback else None
-        for record in records:
-            live = gone_state(table, record) is None and (side == Side.CRM or table.in_part(record, flow.mc_part))
-            rows.append((flow.name, side, str(record[table.id_field]),
-                         primary(record) if live else None, fallback(record) if live and fallback else None, live))
-    frame = pd.DataFrame(rows, columns=["flow", "side", "record_id", "primary_key", "fallback_key", "live"],
-                         dtype=object).drop_duplicates(subset=["flow", "side", "record_id"], keep="last")
-    with registered(con, "new_keys", frame):
-        # Every key of these records in these flows is replaced: deleted by lists, which DuckDB reads inside
-        # the scan (a join with the new keys would read the whole table).
+        primary = rule.crm_key if side == Side.CRM else rule.mc_key
+        fallback = (rule.fallback.crm_key if side == Side.CRM else rule.fallback.mc_key) if rule.fallback else None
+        for record_id, record in latest.items():
+            if gone_state(table, record) is None and (side == Side.CRM or table.in_part(record, flow.mc_part)):
+                keys = primary(record), fallback(record) if fallback else None
+                if keys != (None, None):
+                    names.append(flow.name)
+                    ids.append(record_id)
+                    primaries.append(keys[0])
+                    fallbacks.append(keys[1])
+    # Every key of these records in these flows is replaced: deleted by lists, which DuckDB reads inside
+    # the scan (a join with the new keys would read the whole table).
+    stale = list(latest) if replacing is None else [str(i) for i in replacing]
+    if stale:
         con.execute("""DELETE FROM sync.match_keys WHERE side = ? AND flow IN (SELECT unnest(?))
-                         AND record_id IN (SELECT unnest(?))""",
-                    [side, [flow.name for flow in flows], sorted(set(frame["record_id"]))])
-        con.execute("""INSERT INTO sync.match_keys SELECT flow, side, record_id, primary_key, fallback_key
-                       FROM new_keys WHERE live AND (primary_key IS NOT NULL OR fallback_key IS NOT NULL)""")
+                         AND record_id IN (SELECT unnest(?))""", [side, [flow.name for flow in flows], stale])
+    if names:
+        con.execute("""INSERT INTO sync.match_keys (flow, side, record_id, primary_key, fallback_key)
+                       SELECT unnest(?), ?, unnest(?), CAST(unnest(?) AS VARCHAR), CAST(unnest(?) AS VARCHAR)""",
+                    [names, side, ids, primaries, fallbacks])
 
 
 def forget(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flows: Iterable[Flow]) -> None:
@@ -67,11 +71,11 @@ def forget(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, flows: It
 
 def store_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: list[dict], flows: Iterable[Flow]) -> list:
     """Upsert records into their raw table and keep their match keys in `flows` current; return the changed ids."""
-    ids = upsert_records(con, table, records)
-    if ids:
-        changed = set(ids)
-        refresh(con, table, [r for r in records if r[table.id_field] in changed], flows)
-    return ids
+    upserted = upsert(con, table, records)
+    if upserted.changed:
+        changed = set(upserted.changed)
+        refresh(con, table, [r for r in records if r[table.id_field] in changed], flows, replacing=upserted.replaced)
+    return upserted.changed
 
 
 def store_gone(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list, state: str, flows: Iterable[Flow]) -> None:

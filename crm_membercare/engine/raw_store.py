@@ -1,15 +1,20 @@
-"""Writing the systems' records into the raw tables: one row per id, typed columns plus the raw JSON."""
+"""Writing the systems' records into the raw tables: one row per id, typed columns plus the raw JSON.
+
+Stored in bulk: a batch of records goes to DuckDB as two lists (the record as JSON text, its gone state), and
+every column is derived there from the JSON, in a few statements over the whole batch. Per record, Python only
+serialises it (orjson) and reads its id and the flag that says whether it is gone.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import duckdb
-import pandas as pd
+import orjson
 
 from crm_membercare.engine.raw_schema import RawTable
-from crm_membercare.engine.state import registered
 from crm_membercare.engine.vocabulary import Side
 from crm_membercare.systems.oslo_time import resolve_local
 
@@ -21,7 +26,8 @@ def change_marker(table: RawTable, record: dict) -> str:
 def changed_at(table: RawTable, record: dict, known: datetime | None = None) -> datetime | None:
     """The record's last change as an instant. A MemberCare time in the repeated autumn hour is its first
     occurrence unless that is earlier than `known`, the stored instant of the record's previous version
-    (`oslo_time.resolve_local`; docs/sync.md, "The repeated autumn hour")."""
+    (`oslo_time.resolve_local`; docs/sync.md, "The repeated autumn hour"). The raw store derives the same in
+    SQL (`_changed_at_sql`); this is the rule in Python, for readers of a single record."""
     try:
         if table.system == Side.CRM:
             return datetime.fromisoformat(record["updated_at"].replace("Z", "+00:00")).astimezone(UTC)
@@ -40,60 +46,104 @@ def record_id(table: RawTable, record: dict) -> str | int:
     return record[table.id_field]
 
 
-def _row(table: RawTable, record: dict, known: datetime | None = None) -> dict:
-    row = {
-        "id": record[table.id_field],
-        "changed_at": changed_at(table, record, known),
-        "change_marker": change_marker(table, record),
-        "version": record.get("version") if table.system == Side.CRM else None,
-        "external_id": record.get("external_ref" if table.system == Side.CRM else "externalId"),
-        "gone": gone_state(table, record),
-        "raw": json.dumps(record, ensure_ascii=False),
-    }
-    for column, _, field in table.columns:
-        value = record.get(field)
-        row[column] = None if value is None else (value if isinstance(value, bool | int | float) else str(value))
-    return row
+def json_text(record: dict) -> str:
+    """The record as the raw column stores it: compact JSON, non-ASCII kept. orjson, but for what it refuses
+    (an integer past 64 bits, a lone surrogate), which the standard library writes."""
+    try:
+        return orjson.dumps(record).decode()
+    except TypeError:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def _changed_at_sql(table: RawTable) -> str:
+    """`changed_at` from the row's `marker` and `known` (the stored instant of the record's previous version).
+
+    MemberCare's local time in the repeated autumn hour names two instants; `resolve_local`'s rule picks the
+    first unless it precedes `known` while the second does not. DuckDB names one of them (`at`); the instant an
+    hour away that renders as the same wall-clock time is the other.
+    """
+    if table.system == Side.CRM:
+        return "TRY_CAST(marker AS TIMESTAMPTZ)"
+    local = "TRY_CAST(left(marker, 19) AS TIMESTAMP)"
+    at = f"timezone('Europe/Oslo', {local})"
+
+    def occurrence(shift: str) -> str:  # `at` shifted an hour, when that renders as the same local time
+        return f"CASE WHEN timezone('Europe/Oslo', {at} {shift}) = {local} THEN {at} {shift} ELSE {at} END"
+
+    first, second = occurrence("- INTERVAL 1 HOUR"), occurrence("+ INTERVAL 1 HOUR")
+    return (f"CASE WHEN known IS NULL OR ({first}) >= known THEN {first} "
+            f"WHEN ({second}) >= known THEN {second} ELSE {first} END")
+
+
+def _fields(table: RawTable) -> tuple[str, ...]:
+    """The fields read as text into the list `v`: id, change marker, version, external identity, then the
+    typed columns' fields (so `v[5]` is the first typed column's)."""
+    crm = table.system == Side.CRM
+    return (table.id_field, "updated_at" if crm else "lastChange", "version", "external_ref" if crm else "externalId",
+            *(field for _, _, field in table.columns))
+
+
+def _derive_sql(table: RawTable) -> str:
+    """The SELECT list that turns a changed row (v, gone, raw, known) into the raw table's columns."""
+    typed = ", ".join(f"TRY_CAST(v[{n}] AS {kind}) AS {column}"
+                      for n, (column, kind, _) in enumerate(table.columns, start=5))
+    version = "TRY_CAST(v[3] AS BIGINT)" if table.system == Side.CRM else "NULL"
+    return f"""CAST(v[1] AS {table.id_type}) AS id, {_changed_at_sql(table)} AS changed_at, marker AS change_marker,
+               {version} AS version, v[4] AS external_id, gone, {typed}, CAST(raw AS JSON) AS raw,
+               now() AS extracted_at"""
+
+
+@dataclass(frozen=True)
+class Upserted:
+    changed: list  # ids new or changed, in the order given
+    replaced: list  # of those, the ids that had a stored row
 
 
 def upsert_records(con: duckdb.DuckDBPyConnection, table: RawTable, records: list[dict]) -> list:
-    """Store the records (the last copy of an id wins); return the ids that are new or changed.
+    """Store the records (the last copy of an id wins); return the ids that are new or changed."""
+    return upsert(con, table, records).changed
+
+
+def upsert(con: duckdb.DuckDBPyConnection, table: RawTable, records: list[dict]) -> Upserted:
+    """Store the records (the last copy of an id wins): the ids new or changed, and which of them replaced a row.
 
     Called inside the caller's transaction. A value that does not fit its typed column is stored as NULL
     there (TRY_CAST) and stays intact in `raw`: one odd record must not stop the extract.
     """
     if not records:
-        return []
-    latest = {record[table.id_field]: record for record in records}
-    # Compared here, on the stored rows of these ids alone (read by list, inside the scan): most pages of an
-    # incremental read are the few records re-read at the cursor, unchanged.
-    found = con.execute(
-        f"""SELECT id, change_marker, gone, CAST(raw AS VARCHAR), changed_at FROM {table.name}
-            WHERE id IN (SELECT unnest(?))""", [list(latest)]).fetchall()
-    stored = {row[0]: row[1:4] for row in found}
-    known = {row[0]: row[4] for row in found}  # the previous version's instant: dates a repeated-hour time
-    rows = {record_id: _row(table, record, known.get(record_id)) for record_id, record in latest.items()}
-    changed = [record_id for record_id, row in rows.items() if stored.get(record_id) is None
-               # MemberCare's lastChange has second precision: a second edit within that second keeps the
-               # marker, so the content decides.
-               or stored[record_id] != (row["change_marker"], row["gone"], row["raw"])]
-    if not changed:
-        return []
-    frame = pd.DataFrame([rows[record_id] for record_id in changed], dtype=object)
-    typed = ", ".join(f"TRY_CAST({c} AS {t}) AS {c}" for c, t, _ in table.columns)
-    with registered(con, "incoming", frame):
+        return Upserted([], [])
+    ids = [record[table.id_field] for record in records]
+    gone = [gone_state(table, record) for record in records]
+    # A batch holding an id twice (a record changed while it was read) keeps its last copy.
+    last_copy = ("" if len(set(ids)) == len(ids)
+                 else "QUALIFY row_number() OVER (PARTITION BY v[1] ORDER BY seq DESC) = 1")
+    # Compared with the stored rows of these ids alone (read by list, inside the scan): most pages of an
+    # incremental read are the few records re-read at the cursor, unchanged. Raw text written by an earlier
+    # release (other spacing) is compared as JSON before a record counts as changed.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE raw_changed AS
+            WITH batch AS (
+                SELECT seq, raw, gone, v, v[2] AS marker
+                FROM (SELECT seq, raw, gone, json_extract_string(raw, ?) AS v
+                      FROM (SELECT unnest(?) AS raw, unnest(?) AS gone, unnest(range(?)) AS seq))
+                {last_copy}),
+            stored AS (SELECT CAST(id AS VARCHAR) AS id, CAST(raw AS VARCHAR) AS raw, gone, changed_at
+                       FROM {table.name} WHERE id IN (SELECT unnest(?)))
+            SELECT b.*, s.changed_at AS known, s.id IS NOT NULL AS replaces
+            FROM batch b LEFT JOIN stored s ON s.id = b.v[1]
+            WHERE s.id IS NULL OR s.gone IS DISTINCT FROM b.gone
+               OR (s.raw <> b.raw AND json(s.raw) <> json(b.raw))""",
+        [[f'$."{field}"' for field in _fields(table)], [json_text(record) for record in records], gone, len(ids),
+         ids])
+    rows = con.execute(f"SELECT CAST(v[1] AS {table.id_type}), replaces FROM raw_changed ORDER BY seq").fetchall()
+    upserted = Upserted([row[0] for row in rows], [row[0] for row in rows if row[1]])
+    if upserted.replaced:
         # Replaced by delete + insert of the changed rows only: INSERT OR REPLACE costs several times more on
         # a large table.
-        con.execute(f"DELETE FROM {table.name} WHERE id IN (SELECT unnest(?))", [changed])
-        con.execute(f"""
-            INSERT INTO {table.name} BY NAME
-            SELECT CAST(id AS {table.id_type}) AS id, CAST(changed_at AS TIMESTAMPTZ) AS changed_at,
-                   CAST(change_marker AS VARCHAR) AS change_marker, CAST(version AS BIGINT) AS version,
-                   CAST(external_id AS VARCHAR) AS external_id, CAST(gone AS VARCHAR) AS gone, {typed},
-                   CAST(raw AS JSON) AS raw, now() AS extracted_at
-            FROM incoming
-        """)
-    return changed
+        con.execute(f"DELETE FROM {table.name} WHERE id IN (SELECT unnest(?))", [upserted.replaced])
+    if upserted.changed:
+        con.execute(f"INSERT INTO {table.name} BY NAME SELECT {_derive_sql(table)} FROM raw_changed")
+    return upserted
 
 
 def mark_deleted(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> None:

@@ -9,7 +9,6 @@ company is linked before the contact is.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -17,7 +16,7 @@ import duckdb
 from crm_membercare.engine import breaker
 from crm_membercare.engine.apply import ApplyCounts, Executor
 from crm_membercare.engine.derived import plan_derived_flow, record_planned
-from crm_membercare.engine.extract import ExtractResult, extract_changes, ids_due, read_ids, reconcile_ids
+from crm_membercare.engine.extract import ExtractResult, extract_tables, ids_due, reconcile_ids
 from crm_membercare.engine.links import LinkIndex
 from crm_membercare.engine.operations import PlanSummary
 from crm_membercare.engine.plan import plan_flow
@@ -144,35 +143,22 @@ class SyncEngine:
 
     # --- steps ---------------------------------------------------------------------------------------
     def extract(self, table: RawTable) -> ExtractResult:
-        client = self.crm if table.system == Side.CRM else self.mc
-        flows = self.flows
-        result = extract_changes(self.con, client, table, flows, cycle_id=self.cycle_id, progress=self.progress)
-        if table.system == Side.MEMBERCARE:
-            result = _with_ids(result, *reconcile_ids(self.con, client, table, flows, cycle_id=self.cycle_id,
-                                                      interval_s=self.settings.ids_interval_s))
-        self.progress(f"extracted {table.name}: {result.read} read, {result.changed} changed")
-        return result
+        return self.extract_all([table])[0]
 
     def extract_all(self, tables: tuple[RawTable, ...] | list[RawTable] | None = None) -> list[ExtractResult]:
-        """Every raw table the flows read (or those given), as `extract` does one; a MemberCare resource's `/ids`
-        list is read on another thread as soon as that resource is extracted (never before: a record created in
-        between would look deleted), and compared once all are in, so the long lists are on the wire while the
-        rest is read."""
-        results: list[ExtractResult] = []
-        listing: dict[str, Future] = {}
-        tables = self.tables if tables is None else tables
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ids") as pool:
-            for table in tables:
-                client = self.crm if table.system == Side.CRM else self.mc
-                results.append(extract_changes(self.con, client, table, self.flows, cycle_id=self.cycle_id,
-                                               progress=self.progress))
-                if table.system == Side.MEMBERCARE and ids_due(self.con, table, self.settings.ids_interval_s):
-                    listing[table.name] = pool.submit(read_ids, self.mc, table.resource)
-            for position, table in enumerate(tables):
-                if table.name in listing:
-                    listed = listing[table.name].result()
-                    results[position] = _with_ids(results[position], *reconcile_ids(
-                        self.con, self.mc, table, self.flows, cycle_id=self.cycle_id, listed=listed))
+        """Every raw table the flows read (or those given), side by side (engine/extract.py). A MemberCare
+        resource's `/ids` list, when due, is read by its reader after its last page and compared once every
+        page is stored."""
+        tables = list(self.tables if tables is None else tables)
+        due = [t.name for t in tables
+               if t.system == Side.MEMBERCARE and ids_due(self.con, t, self.settings.ids_interval_s)]
+        results, listed = extract_tables(
+            self.con, {Side.CRM: self.crm, Side.MEMBERCARE: self.mc}, tables, self.flows, cycle_id=self.cycle_id,
+            per_system=self.settings.workers, list_ids=due, progress=self.progress)
+        for position, table in enumerate(tables):
+            if table.name in listed:
+                results[position] = _with_ids(results[position], *reconcile_ids(
+                    self.con, self.mc, table, self.flows, cycle_id=self.cycle_id, listed=listed[table.name]))
         for result in results:
             self.progress(f"extracted {result.system}.{result.resource}: {result.read} read, {result.changed} changed")
         return results

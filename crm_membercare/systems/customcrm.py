@@ -72,7 +72,7 @@ class CustomCrmClient(Transport):
         cursor: str | None = None
         params = {"updated_since": updated_since, "include_archived": "true", "limit": page_size}
         while True:
-            body = self.request("GET", f"/{resource}", params={**params, "cursor": cursor}).json()
+            body = self.get_json(f"/{resource}", params={**params, "cursor": cursor})
             fresh = [r for r in body["data"] if (r[id_field], r["version"]) not in seen]
             seen.update((r[id_field], r["version"]) for r in fresh)
             if body["data"]:

@@ -89,7 +89,7 @@ class MemberCareClient(Transport):
 
         def fetch(changed_after: str | None, page: int) -> dict:
             params = {"changedAfter": changed_after, "page": page, "pageSize": page_size}
-            return self.request("GET", f"/{resource}", params=params).json()
+            return self.get_json(f"/{resource}", params=params)
 
         id_field = id_field or declared(MEMBERCARE, resource).id_field
         for records, cursor in ChangeWalker(fetch, id_field=id_field).walk(seen_through):

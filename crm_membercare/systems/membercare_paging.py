@@ -7,7 +7,8 @@ precision, in local time whose autumn hour repeats.
 
 The walker therefore asks for page 1 again and again, each time `changedAfter` one second before the last
 record it saw: a fresh first page cannot be shifted under it. Records of that last second come back and are
-recognised by (id, lastChange). Only when a whole page brings nothing new (more records share one second
+recognised by (id, lastChange). When the rest fits on the query's second page, that page is read instead
+(one request, no re-read). Only when a whole page brings nothing new (more records share one second
 than fit on a page, or the repeated autumn hour sends it back an hour) does it step through further pages of
 that one query. Positions can then shift under it: a record that reappears at a newer version, or a total
 that shrinks, shows they did, and the stepped-through query is walked once more after the end is reached.
@@ -67,6 +68,12 @@ class ChangeWalker:
                 cursor = yield from self._step_through(after, first_page=2, anchor=cursor)
                 if cursor is None:
                     return
+            elif body.get("totalPages") == 2:
+                # The rest fits on this query's second page: asking page 1 again from a second back would
+                # re-read the last second's records and could need a third request. Stepped through, so a
+                # shift under it is seen (and the query walked again) as above.
+                yield from self._step_through(after, first_page=2, anchor=None)
+                return
             after = step_back(cursor, 1)
 
     def _step_through(
