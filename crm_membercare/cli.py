@@ -105,7 +105,7 @@ def _sync(args: argparse.Namespace) -> int:
 
     settings, state_path, analytics_path = _paths()
     engine_settings = EngineSettings(conflict_policy=settings.conflict_policy, delete_policy=settings.delete_policy,
-                                     ids_interval_s=settings.ids_interval_s)
+                                     ids_interval_s=settings.ids_interval_s, page_size=settings.page_size)
 
     def progress(message: str) -> None:
         print(f"  {message}", file=sys.stderr, flush=True)

@@ -27,6 +27,7 @@ ENVIRONMENT = (
     "CUSTOMCRM_BASE_URL", "CUSTOMCRM_TOKEN", "MEMBERCARE_BASE_URL", "MEMBERCARE_API_KEY", "CRM_MEMBERCARE_DB",
     "CRM_MEMBERCARE_ANALYTICS_DB", "CRM_MEMBERCARE_SENSOR_INTERVAL", "CRM_MEMBERCARE_CONFLICT_POLICY",
     "CRM_MEMBERCARE_DELETE_POLICY", "CRM_MEMBERCARE_IDS_INTERVAL", "CRM_MEMBERCARE_DUCKDB_MEMORY",
+    "CRM_MEMBERCARE_PAGE_SIZE",
 )
 DELETE_POLICIES = ("propagate", "unlink", "ignore")
 
@@ -60,6 +61,7 @@ class Settings:
     delete_policy: dict[str, str] = field(default_factory=dict)  # flow -> propagate | unlink | ignore
     ids_interval_s: float = 0.0  # how often MemberCare's `/ids` are compared; 0 = every cycle (DESIGN C1)
     duckdb_memory_limit: str = "512MB"  # DuckDB's share of the sync process's memory (it spills beyond it)
+    page_size: int = 0  # records per list request; 0 = each API's maximum (1000 CustomCRM, 500 MemberCare)
     # The variables that were set: Dagster's resources name those (`dg.EnvVar`) rather than carry their values.
     from_environment: frozenset[str] = frozenset()
 
@@ -82,6 +84,7 @@ class Settings:
             delete_policy=parse_policies(env.get("CRM_MEMBERCARE_DELETE_POLICY", ""), DELETE_POLICIES),
             ids_interval_s=float(env.get("CRM_MEMBERCARE_IDS_INTERVAL", defaults.ids_interval_s)),
             duckdb_memory_limit=env.get("CRM_MEMBERCARE_DUCKDB_MEMORY", defaults.duckdb_memory_limit),
+            page_size=int(env.get("CRM_MEMBERCARE_PAGE_SIZE", defaults.page_size)),
             from_environment=frozenset(name for name in ENVIRONMENT if name in env),
         )
 

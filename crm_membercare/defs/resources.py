@@ -77,6 +77,7 @@ class SyncEngineResource(dg.ConfigurableResource):
     stale_outbox_cycles: int = 3
     workers: int = 8
     ids_interval_s: float = 0.0  # as CRM_MEMBERCARE_IDS_INTERVAL: MemberCare `/ids` compared every cycle (0)
+    page_size: int = 0  # as CRM_MEMBERCARE_PAGE_SIZE: records per list request (0: each API's maximum)
 
     _stack: ExitStack | None = PrivateAttr(default=None)
     _cycle: Cycle | None = PrivateAttr(default=None)
@@ -120,7 +121,7 @@ class SyncEngineResource(dg.ConfigurableResource):
                 conflict_policy=parse_policies(self.conflict_policy, CONFLICT_POLICIES),
                 delete_policy=parse_policies(self.delete_policy, DELETE_POLICIES),
                 breaker_share=self.breaker_share, breaker_minimum=self.breaker_minimum, workers=self.workers,
-                ids_interval_s=self.ids_interval_s,
+                ids_interval_s=self.ids_interval_s, page_size=self.page_size,
             )
             # The engine's progress lines go to the run's log, where the UI shows them.
             self._cycle = Cycle(SyncEngine(con, crm, mc, settings, progress=self._info))
@@ -174,6 +175,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         conflict_policy=named("CRM_MEMBERCARE_CONFLICT_POLICY", ""),
         delete_policy=named("CRM_MEMBERCARE_DELETE_POLICY", ""),
         ids_interval_s=settings.ids_interval_s,
+        page_size=settings.page_size,
     )
     return {"crm": crm, "membercare": membercare, "sync": sync}
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
 
 Progress = Callable[[str], None]
-BATCH_MIN = 10_000  # records gathered for a transaction while the readers still read
+BATCH_WINDOW_S = 0.05  # pages arriving this soon after a batch's first one are stored with it
 BATCH_RECORDS = 30_000  # stored in one transaction at most; more waiting is stored in the next
 PAGES_AHEAD = 4  # pages a reader may fetch ahead of the store (bounds memory when storing is the slower part)
 
@@ -83,18 +84,20 @@ def extract_tables(
     *,
     cycle_id: int = 0,
     per_system: int = 8,
+    page_size: int = 0,
     list_ids: Iterable[str] = (),
     progress: Progress | None = None,
 ) -> tuple[list[ExtractResult], dict[str, IdsAnswer]]:
     """Read what changed since each table's stored cursor, the tables side by side, and store it.
 
-    `clients`: system -> its client. `list_ids`: names of the tables whose `/ids` answer is read by their reader
+    `clients`: system -> its client. `page_size`: records per request (0, or above the API's maximum: the
+    maximum). `list_ids`: names of the tables whose `/ids` answer is read by their reader
     once its last page is in (never before: a record created in between would look deleted); returned by
     table name for `reconcile_ids`. The first reader's failure is raised once every page read before it is
     stored.
     """
     tables, flows = list(tables), tuple(flows)
-    readers = _Readers(con, clients, tables, per_system=per_system, list_ids=set(list_ids))
+    readers = _Readers(con, clients, tables, per_system=per_system, page_size=page_size, list_ids=set(list_ids))
     totals = {table.name: [0, 0] for table in tables}  # read, changed
     try:
         for batch in readers.batches():
@@ -130,10 +133,11 @@ class _Readers:
     """A reader thread per table, handing pages to the storing thread through a bounded queue."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, clients: Mapping[str, object], tables: list[RawTable], *,
-                 per_system: int, list_ids: set[str]) -> None:
+                 per_system: int, page_size: int, list_ids: set[str]) -> None:
         self._pages: queue.Queue[_Page] = queue.Queue(maxsize=PAGES_AHEAD * max(1, len(tables)))
         self._stop = threading.Event()
         self._list_ids = list_ids
+        self._page_size = page_size
         self._slots = {system: threading.BoundedSemaphore(max(1, per_system)) for system in clients}
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(tables)), thread_name_prefix="extract")
         # Cursors are read here, on the storing thread: the reader threads never touch DuckDB.
@@ -143,8 +147,9 @@ class _Readers:
             for table in tables}
 
     def _read(self, client, table: RawTable, cursor: str | None) -> IdsAnswer | None:
+        size = min(self._page_size or client.max_page, client.max_page)
         with self._slots[table.system]:
-            for page in client.iter_changes(table.resource, cursor, id_field=table.id_field):
+            for page in client.iter_changes(table.resource, cursor, page_size=size, id_field=table.id_field):
                 if not self._offer(_Page(table, page.records, page.cursor)):
                     return None
             return read_ids(client, table.resource) if table.name in self._list_ids else None
@@ -171,16 +176,13 @@ class _Readers:
                 if all(f.done() for f in self._futures.values()) and self._pages.empty():
                     return
                 continue
-            count = len(batch[0].records)
+            # A transaction's fixed costs (its commit above all) are paid per batch: pages that arrive soon
+            # after the first share it.
+            count, closes = len(batch[0].records), time.monotonic() + BATCH_WINDOW_S
             while count < BATCH_RECORDS:
                 try:
-                    # Below BATCH_MIN, wait for more while any reader still reads: a transaction's fixed costs
-                    # (its commit above all) are paid per batch.
-                    reading = count < BATCH_MIN and not all(f.done() for f in self._futures.values())
-                    batch.append(self._pages.get(timeout=0.05) if reading else self._pages.get_nowait())
+                    batch.append(self._pages.get(timeout=max(0.0, closes - time.monotonic())))
                 except queue.Empty:
-                    if reading:
-                        continue
                     break
                 count += len(batch[-1].records)
             yield batch

@@ -43,6 +43,7 @@ class EngineSettings:
     workers: int = 8
     plan_chunk: int = 5000  # dirty records per side planned (and held in memory) at a time
     ids_interval_s: float = 0.0  # MemberCare `/ids` compared every cycle (0) or at most this often
+    page_size: int = 0  # records per list request (0: each API's maximum)
 
 
 @dataclass
@@ -154,7 +155,7 @@ class SyncEngine:
                if t.system == Side.MEMBERCARE and ids_due(self.con, t, self.settings.ids_interval_s)]
         results, listed = extract_tables(
             self.con, {Side.CRM: self.crm, Side.MEMBERCARE: self.mc}, tables, self.flows, cycle_id=self.cycle_id,
-            per_system=self.settings.workers, list_ids=due, progress=self.progress)
+            per_system=self.settings.workers, page_size=self.settings.page_size, list_ids=due, progress=self.progress)
         for position, table in enumerate(tables):
             if table.name in listed:
                 results[position] = _with_ids(results[position], *reconcile_ids(

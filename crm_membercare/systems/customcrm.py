@@ -32,6 +32,7 @@ class CustomCrmClient(Transport):
     system = "CustomCRM"
     base_url_setting = "CUSTOMCRM_BASE_URL"
     credential = "CustomCRM token"
+    max_page = MAX_PAGE
 
     def __init__(self, base_url: str, token: str, **options: Any) -> None:
         super().__init__(base_url, **options)

@@ -34,6 +34,7 @@ class MemberCareClient(Transport):
     system = "MemberCare"
     base_url_setting = "MEMBERCARE_BASE_URL"
     credential = "MemberCare API key"
+    max_page = MAX_PAGE
 
     def __init__(self, base_url: str, api_key: str, *, person_to_impersonate: int = 1, **options: Any) -> None:
         super().__init__(base_url, **options)
