@@ -2,8 +2,9 @@
 
     python -m bench.run [--scales small,medium] [--cap-s 2400] [--no-latency] [--out bench/results.json]
 
-Per scale: seed once, first sync (timed, requests counted and recorded), the floor replays, the incremental
-cycle after 100 edits, peak RSS of every cycle. Then the latency under `dagster dev` (at the smallest scale
+Per scale: seed once, first sync (timed, its read and write phases apart, requests counted and recorded), the
+floor replays, the extraction side by side with its floors and dlt (bench/extraction.py), the incremental cycle
+after 100 edits, peak RSS of every cycle. Then the latency under `dagster dev` (at the smallest scale
 run). Prints a markdown table, writes the JSON. Sandboxes always run in their own processes.
 """
 
@@ -19,8 +20,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from bench import extraction, report, scenarios
 from bench import latency as latency_bench
-from bench import report, scenarios
 from bench.cycle import CycleCapped
 
 
@@ -39,7 +40,9 @@ def measure_scale(work: Path, scale: str, cap_s: float, causal_floor: bool,
     say(f"[{scale}] {what} {result.first_sync['seconds']:.1f} s, {result.first_sync_requests} requests")
     if not stamped:  # a relink's requests are reads only: the floor compares a first sync's writes
         scenarios.floors(work, run, result, causal_too=causal_floor)
-        say(f"[{scale}] floor {result.floor['seconds']:.1f} s; incremental")
+        say(f"[{scale}] floor {result.floor['seconds']:.1f} s; extraction side by side")
+        result.extraction = extraction.measure(work, say=lambda message: say(f"[{scale}] {message}"))
+        say(f"[{scale}] incremental")
     try:
         scenarios.incremental(run, result, timeout_s=cap_s)
     except CycleCapped as capped:

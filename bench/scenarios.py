@@ -42,6 +42,7 @@ class ScaleResult:
     first_sync_occupancy: dict | None = None
     floor: dict | None = None
     causal_floor: dict | None = None
+    extraction: dict | None = None  # bench/extraction.py: the engine's read against its floors and dlt
     settle: list = field(default_factory=list)
     incremental: dict | None = None
     incremental_requests: int = 0

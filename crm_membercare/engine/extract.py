@@ -31,7 +31,8 @@ from crm_membercare.engine.vocabulary import Side
 from crm_membercare.mapping.flows import Flow
 
 Progress = Callable[[str], None]
-BATCH_WINDOW_S = 0.05  # pages arriving this soon after a batch's first one are stored with it
+BATCH_WINDOW_S = 0.05  # pages arriving this soon after a batch's first one are stored with it...
+BULK_PAGE = 200  # ...when that one holds this many records or more
 BATCH_RECORDS = 30_000  # stored in one transaction at most; more waiting is stored in the next
 PAGES_AHEAD = 4  # pages a reader may fetch ahead of the store (bounds memory when storing is the slower part)
 
@@ -97,7 +98,9 @@ def extract_tables(
     stored.
     """
     tables, flows = list(tables), tuple(flows)
-    readers = _Readers(con, clients, tables, per_system=per_system, page_size=page_size, list_ids=set(list_ids))
+    cursors = {table.name: get_cursor(con, table.system, table.resource) for table in tables}
+    readers = _Readers(clients, tables, cursors, per_system=per_system, page_size=page_size,
+                       list_ids=set(list_ids))
     totals = {table.name: [0, 0] for table in tables}  # read, changed
     try:
         for batch in readers.batches():
@@ -108,6 +111,7 @@ def extract_tables(
                     ids = store_records(con, table, records, reading)
                     mark_dirty(con, [f.name for f in reading], table.system, ids, cycle_id)
                     set_cursor(con, table.system, table.resource, pages[-1].cursor)
+                    cursors[table.name] = pages[-1].cursor
                     counted = totals[table.name]
                     if progress and (counted[0] + len(records)) // 5000 > counted[0] // 5000:
                         progress(f"{table.name}: {counted[0] + len(records)} read")
@@ -116,8 +120,7 @@ def extract_tables(
     finally:
         readers.close()
     listed = readers.answers()
-    results = [ExtractResult(t.system, t.resource, *totals[t.name], 0, get_cursor(con, t.system, t.resource))
-               for t in tables]
+    results = [ExtractResult(t.system, t.resource, *totals[t.name], 0, cursors[t.name]) for t in tables]
     return results, listed
 
 
@@ -132,18 +135,17 @@ def _by_table(batch: list[_Page]) -> list[tuple[RawTable, list[_Page]]]:
 class _Readers:
     """A reader thread per table, handing pages to the storing thread through a bounded queue."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, clients: Mapping[str, object], tables: list[RawTable], *,
-                 per_system: int, page_size: int, list_ids: set[str]) -> None:
+    def __init__(self, clients: Mapping[str, object], tables: list[RawTable], cursors: Mapping[str, str | None],
+                 *, per_system: int, page_size: int, list_ids: set[str]) -> None:
         self._pages: queue.Queue[_Page] = queue.Queue(maxsize=PAGES_AHEAD * max(1, len(tables)))
         self._stop = threading.Event()
         self._list_ids = list_ids
         self._page_size = page_size
         self._slots = {system: threading.BoundedSemaphore(max(1, per_system)) for system in clients}
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(tables)), thread_name_prefix="extract")
-        # Cursors are read here, on the storing thread: the reader threads never touch DuckDB.
+        # The cursors were read on the storing thread: the reader threads never touch DuckDB.
         self._futures: dict[str, Future] = {
-            table.name: self._pool.submit(self._read, clients[table.system], table,
-                                          get_cursor(con, table.system, table.resource))
+            table.name: self._pool.submit(self._read, clients[table.system], table, cursors[table.name])
             for table in tables}
 
     def _read(self, client, table: RawTable, cursor: str | None) -> IdsAnswer | None:
@@ -176,9 +178,10 @@ class _Readers:
                 if all(f.done() for f in self._futures.values()) and self._pages.empty():
                     return
                 continue
-            # A transaction's fixed costs (its commit above all) are paid per batch: pages that arrive soon
-            # after the first share it.
-            count, closes = len(batch[0].records), time.monotonic() + BATCH_WINDOW_S
+            # A transaction's fixed costs (its commit above all) are paid per batch: in a bulk read, pages that
+            # arrive soon after the first share it. A small page (an incremental read) is not kept waiting.
+            count = len(batch[0].records)
+            closes = time.monotonic() + (BATCH_WINDOW_S if count >= BULK_PAGE else 0.0)
             while count < BATCH_RECORDS:
                 try:
                     batch.append(self._pages.get(timeout=max(0.0, closes - time.monotonic())))

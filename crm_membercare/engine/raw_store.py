@@ -1,8 +1,9 @@
 """Writing the systems' records into the raw tables: one row per id, typed columns plus the raw JSON.
 
-Stored in bulk: a batch of records goes to DuckDB as two lists (the record as JSON text, its gone state), and
-every column is derived there from the JSON, in a few statements over the whole batch. Per record, Python only
-serialises it (orjson) and reads its id and the flag that says whether it is gone.
+Stored in bulk: the records of a batch that are new or changed (compared with the stored rows of their ids)
+go to DuckDB as lists (the record as JSON text, its gone state, its previous instant), and every column is
+derived there from the JSON in one statement over the whole batch. Per record, Python only serialises it
+(orjson), compares the text and reads the flag that says whether it is gone.
 """
 
 from __future__ import annotations
@@ -110,40 +111,36 @@ def upsert(con: duckdb.DuckDBPyConnection, table: RawTable, records: list[dict])
     Called inside the caller's transaction. A value that does not fit its typed column is stored as NULL
     there (TRY_CAST) and stays intact in `raw`: one odd record must not stop the extract.
     """
-    if not records:
+    latest = {record[table.id_field]: record for record in records}
+    if not latest:
         return Upserted([], [])
-    ids = [record[table.id_field] for record in records]
-    gone = [gone_state(table, record) for record in records]
-    # A batch holding an id twice (a record changed while it was read) keeps its last copy.
-    last_copy = ("" if len(set(ids)) == len(ids)
-                 else "QUALIFY row_number() OVER (PARTITION BY v[1] ORDER BY seq DESC) = 1")
+    texts = {record_id: json_text(record) for record_id, record in latest.items()}
     # Compared with the stored rows of these ids alone (read by list, inside the scan): most pages of an
-    # incremental read are the few records re-read at the cursor, unchanged. Raw text written by an earlier
-    # release (other spacing) is compared as JSON before a record counts as changed.
+    # incremental read are the records re-read at the cursor, unchanged.
+    stored = {row[0]: row[1:] for row in con.execute(
+        f"""SELECT id, CAST(raw AS VARCHAR), gone, changed_at FROM {table.name}
+            WHERE id IN (SELECT unnest(?))""", [list(latest)]).fetchall()}
+    changed = [record_id for record_id, record in latest.items()
+               if record_id not in stored or stored[record_id][1] != gone_state(table, record)
+               # MemberCare's lastChange has second precision: a second edit within that second keeps the
+               # marker, so the content decides (as JSON: text an earlier release wrote is spaced otherwise).
+               or stored[record_id][0] != texts[record_id] and json.loads(stored[record_id][0]) != latest[record_id]]
+    if not changed:
+        return Upserted([], [])
+    replaced = [record_id for record_id in changed if record_id in stored]
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE raw_changed AS
-            WITH batch AS (
-                SELECT seq, raw, gone, v, v[2] AS marker
-                FROM (SELECT seq, raw, gone, json_extract_string(raw, ?) AS v
-                      FROM (SELECT unnest(?) AS raw, unnest(?) AS gone, unnest(range(?)) AS seq))
-                {last_copy}),
-            stored AS (SELECT CAST(id AS VARCHAR) AS id, CAST(raw AS VARCHAR) AS raw, gone, changed_at
-                       FROM {table.name} WHERE id IN (SELECT unnest(?)))
-            SELECT b.*, s.changed_at AS known, s.id IS NOT NULL AS replaces
-            FROM batch b LEFT JOIN stored s ON s.id = b.v[1]
-            WHERE s.id IS NULL OR s.gone IS DISTINCT FROM b.gone
-               OR (s.raw <> b.raw AND json(s.raw) <> json(b.raw))""",
-        [[f'$."{field}"' for field in _fields(table)], [json_text(record) for record in records], gone, len(ids),
-         ids])
-    rows = con.execute(f"SELECT CAST(v[1] AS {table.id_type}), replaces FROM raw_changed ORDER BY seq").fetchall()
-    upserted = Upserted([row[0] for row in rows], [row[0] for row in rows if row[1]])
-    if upserted.replaced:
+        """CREATE OR REPLACE TEMP TABLE raw_changed AS
+           SELECT raw, gone, known, v, v[2] AS marker
+           FROM (SELECT raw, gone, CAST(known AS TIMESTAMPTZ) AS known, json_extract_string(raw, ?) AS v
+                 FROM (SELECT unnest(?) AS raw, unnest(?) AS gone, unnest(?) AS known))""",
+        [[f'$."{field}"' for field in _fields(table)], [texts[i] for i in changed],
+         [gone_state(table, latest[i]) for i in changed], [stored[i][2] if i in stored else None for i in changed]])
+    if replaced:
         # Replaced by delete + insert of the changed rows only: INSERT OR REPLACE costs several times more on
         # a large table.
-        con.execute(f"DELETE FROM {table.name} WHERE id IN (SELECT unnest(?))", [upserted.replaced])
-    if upserted.changed:
-        con.execute(f"INSERT INTO {table.name} BY NAME SELECT {_derive_sql(table)} FROM raw_changed")
-    return upserted
+        con.execute(f"DELETE FROM {table.name} WHERE id IN (SELECT unnest(?))", [replaced])
+    con.execute(f"INSERT INTO {table.name} BY NAME SELECT {_derive_sql(table)} FROM raw_changed")
+    return Upserted(changed, replaced)
 
 
 def mark_deleted(con: duckdb.DuckDBPyConnection, table: RawTable, ids: list) -> None:
