@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,7 +146,7 @@ def dg(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # telemetry off
-    venv = ROOT / ".venv"
+    venv = Path(sys.prefix)  # the project's .venv, whose pytest runs this (make test)
     env = {**os.environ, "VIRTUAL_ENV": str(venv), "DAGSTER_HOME": str(home)}
     return subprocess.run([str(venv / "bin" / "dg"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
