@@ -390,6 +390,7 @@ REVIEWED_INTERPOLATIONS = {
     "typed", "flow.mc_part", "table.schema", "kind",
     "Side.CRM", "Side.MEMBERCARE", "flow.crm_resource", "flow.mc_resource",
     "expected", "where", "mc_type", "restrict",  # qa.py: a scope filter made of `?` placeholders only
+    "first", "second", "_derive_sql(table)",  # raw_store.py: SQL built from the declared columns and fixed text
 }
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ATTACH|USE|WHERE|FROM|SET|AND|OR|LIMIT)\b")
 

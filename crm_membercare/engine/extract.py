@@ -34,7 +34,6 @@ Progress = Callable[[str], None]
 BATCH_WINDOW_S = 0.05  # pages arriving this soon after a batch's first one are stored with it...
 BULK_PAGE = 200  # ...when that one holds this many records or more
 BATCH_RECORDS = 30_000  # stored in one transaction at most; more waiting is stored in the next
-READ_CHECKPOINT_THRESHOLD = "256MB"  # WAL a read may write before DuckDB checkpoints (bounded: memory)
 PAGES_AHEAD = 4  # pages a reader may fetch ahead of the store (bounds memory when storing is the slower part)
 
 
@@ -103,7 +102,7 @@ def extract_tables(
     readers = _Readers(clients, tables, cursors, per_system=per_system, page_size=page_size,
                        list_ids=set(list_ids))
     totals = {table.name: [0, 0] for table in tables}  # read, changed
-    previous = _settings_for_the_read(con)
+    _settings_for_the_read(con)
     try:
         for batch in readers.batches():
             with transaction(con):
@@ -121,28 +120,25 @@ def extract_tables(
                     counted[1] += len(ids)
     finally:
         readers.close()
-        _restore_settings(con, previous, stored=any(changed for _, changed in totals.values()))
+        _restore_settings(con, stored=any(changed for _, changed in totals.values()))
     listed = readers.answers()
     results = [ExtractResult(t.system, t.resource, *totals[t.name], 0, cursors[t.name]) for t in tables]
     return results, listed
 
 
-def _settings_for_the_read(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """DuckDB's settings while a read stores pages; the previous values. At the default checkpoint threshold
-    (16 MB of WAL) a bulk read checkpoints every few batches, each writing the growing tables' indexes anew;
-    one DuckDB thread, because the readers and the systems' answers want the other cores (with two, DuckDB's
-    second thread cost more CPU than it saved time)."""
-    wanted = {"checkpoint_threshold": READ_CHECKPOINT_THRESHOLD, "threads": "1"}
-    previous = {name: str(con.execute(f"SELECT current_setting('{name}')").fetchall()[0][0]) for name in wanted}
-    for name, value in wanted.items():
-        con.execute(f"SET {name} = '{value}'")
-    return previous
+def _settings_for_the_read(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB's settings while a read stores pages. At the default checkpoint threshold (16 MB of WAL) a bulk
+    read checkpoints every few batches, each writing the growing tables' indexes anew; one DuckDB thread,
+    because the readers and the systems' answers want the other cores (with two, DuckDB's second thread cost
+    more CPU than it saved time). The state's connection sets neither, so the defaults are restored after."""
+    con.execute("SET checkpoint_threshold = '256MB'")  # bounded: what is not checkpointed stays in memory
+    con.execute("SET threads = 1")
 
 
-def _restore_settings(con: duckdb.DuckDBPyConnection, previous: dict[str, str], *, stored: bool) -> None:
-    """The settings as they were, and what the read wrote checkpointed once (so the read pays for its own)."""
-    for name, value in previous.items():
-        con.execute(f"SET {name} = '{value}'")
+def _restore_settings(con: duckdb.DuckDBPyConnection, *, stored: bool) -> None:
+    """DuckDB's defaults again, and what the read wrote checkpointed once (so the read pays for its own)."""
+    con.execute("RESET checkpoint_threshold")
+    con.execute("RESET threads")
     if stored:
         con.execute("CHECKPOINT")
 
