@@ -514,20 +514,30 @@ def _users_and_invoices(world: World, snap: Snapshot, log: WriteLog, excused: Ex
                 found.stale_owner_emails.append((flow, crm_id, mc_id, expected, actual))
             else:
                 found.owner_mismatches.append((flow, crm_id, mc_id, expected, actual))
-    _set_apart_stale_owner_rejects(found, log)
+    ever_owned = {str(mc_id) for (mc_id,) in world.con.execute(  # active or ended
+        "SELECT mc_id FROM sync.links WHERE flow = ?", [USERS_FLOW]).fetchall()}
+    _set_apart_stale_owner_rejects(found, log, ever_owned)
 
 
-def _set_apart_stale_owner_rejects(found: Findings, log: WriteLog) -> None:
+def _set_apart_stale_owner_rejects(found: Findings, log: WriteLog, ever_owned: set[str]) -> None:
     """A users_invoices reject of an invoice counted in `stale_owner_emails`, or naming an email the actor took
-    from a user (on an invoice the actor saw owned, so not provoked), is that same engine bug."""
+    from a user on an invoice the sync had linked to an owner (`ever_owned`), is that same engine bug.
+
+    The same reject on an invoice never linked to an owner is provoked: an invoice made in MemberCare names its
+    owner by email, and the actor changed that user's email before the sync first planned the pair (how far a
+    first sync gets between kills decides which comes first); the key then names no CRM user, a reject by B6."""
     stale = {str(mc_id) for _, _, mc_id, _, _ in found.stale_owner_emails}
     replaced = {email for emails in log.replaced_emails.values() for email in emails if email}
     kept = []
     for reject in found.unexplained_rejects:
         flow, side, record_id, _, reason = reject
-        if flow == USERS_FLOW and side == MC and (str(record_id) in stale or any(
-                email in reason.casefold() for email in replaced)):
+        names_a_taken_email = flow == USERS_FLOW and side == MC and any(
+            email in reason.casefold() for email in replaced)
+        if flow == USERS_FLOW and side == MC and str(record_id) in stale \
+                or names_a_taken_email and str(record_id) in ever_owned:
             found.stale_owner_emails.append(("reject", record_id, reason))
+        elif names_a_taken_email:
+            found.excused_rejects += 1
         else:
             kept.append(reject)
     found.unexplained_rejects = kept
