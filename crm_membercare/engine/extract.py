@@ -33,6 +33,7 @@ from crm_membercare.mapping.flows import Flow
 Progress = Callable[[str], None]
 BATCH_WINDOW_S = 0.05  # pages arriving this soon after a batch's first one are stored with it...
 BULK_PAGE = 200  # ...when that one holds this many records or more
+BULK_READ = 10_000  # records changed by a read that it checkpoints itself (see `_restore_settings`)
 BATCH_RECORDS = 30_000  # stored in one transaction at most; more waiting is stored in the next
 PAGES_AHEAD = 4  # pages a reader may fetch ahead of the store (bounds memory when storing is the slower part)
 
@@ -120,7 +121,7 @@ def extract_tables(
                     counted[1] += len(ids)
     finally:
         readers.close()
-        _restore_settings(con, stored=any(changed for _, changed in totals.values()))
+        _restore_settings(con, bulk=sum(changed for _, changed in totals.values()) >= BULK_READ)
     listed = readers.answers()
     results = [ExtractResult(t.system, t.resource, *totals[t.name], 0, cursors[t.name]) for t in tables]
     return results, listed
@@ -135,11 +136,12 @@ def _settings_for_the_read(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET threads = 1")
 
 
-def _restore_settings(con: duckdb.DuckDBPyConnection, *, stored: bool) -> None:
-    """DuckDB's defaults again, and what the read wrote checkpointed once (so the read pays for its own)."""
+def _restore_settings(con: duckdb.DuckDBPyConnection, *, bulk: bool) -> None:
+    """DuckDB's defaults again; after a bulk read, what it wrote checkpointed once (so the read pays for its
+    own). A small read's few records wait for DuckDB's next checkpoint, as every other write does."""
     con.execute("RESET checkpoint_threshold")
     con.execute("RESET threads")
-    if stored:
+    if bulk:
         con.execute("CHECKPOINT")
 
 
