@@ -157,9 +157,14 @@ async def _replay(requests, base_urls, auth, workers, causal) -> FloorRun:
             tasks.append(asyncio.create_task(send(index, request, slots)))
         await asyncio.gather(*tasks)
 
+    return await _timed(requests, statuses, clients, *(dispatch(system) for system in base_urls))
+
+
+async def _timed(requests: list[Recorded], statuses: list[int], clients: dict, *work) -> FloorRun:
+    """Run the replay's coroutines, close the clients, and say how long it took and how the answers compare."""
     started = time.perf_counter()
     try:
-        await asyncio.gather(*(dispatch(system) for system in base_urls))
+        await asyncio.gather(*work)
     finally:
         for client in clients.values():
             await client.aclose()
@@ -196,14 +201,4 @@ async def _replay_reads(reads, base_urls, auth, side_by_side, workers) -> FloorR
     chains: dict[tuple[str, str], list[int]] = {}
     for index, request in enumerate(reads):
         chains.setdefault((request.system, request.resource) if side_by_side else ("", ""), []).append(index)
-    started = time.perf_counter()
-    try:
-        await asyncio.gather(*(chain(indices) for indices in chains.values()))
-    finally:
-        for client in clients.values():
-            await client.aclose()
-    seconds = time.perf_counter() - started
-    mismatches = Counter(f"{r.method} {r.resource} {r.status}->{status}"
-                         for r, status in zip(reads, statuses, strict=True) if r.status != status)
-    counts = Counter(f"{status // 100}xx" for status in statuses)
-    return FloorRun(seconds, len(reads), sum(mismatches.values()), dict(counts), dict(mismatches.most_common(8)))
+    return await _timed(reads, statuses, clients, *(chain(indices) for indices in chains.values()))
