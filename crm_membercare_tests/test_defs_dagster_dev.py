@@ -3,6 +3,7 @@ other, then shuts down cleanly. Temp DAGSTER_HOME and state file; sandboxes on f
 
 from __future__ import annotations
 
+import signal
 import time
 
 import httpx
@@ -100,4 +101,8 @@ def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_
         finally:
             stop(dagster, timeout_s=90)  # a run may be finishing: a loaded machine needs more than 30 s
     assert dagster.returncode is not None  # stopped within stop()'s deadline, like Ctrl-C in a terminal
-    assert "Dagster services shut down" in log_path.read_text()
+    assert dagster.returncode != -signal.SIGKILL, "dg dev had to be killed"
+    # Stopped in order: the daemon said so. (Its parent's own last line, "Dagster services shut down", was seen
+    # missing once under CI load although the process ended on Ctrl-C: its log line is not waited for.)
+    log = log_path.read_text()
+    assert "Dagster services shut down" in log or "Daemon threads shut down" in log

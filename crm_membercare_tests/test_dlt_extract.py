@@ -38,7 +38,7 @@ def test_loads_every_record_and_prints_one_json_line(tmp_path, customcrm_server,
         httpx.post(f"{server.root_url}/_sandbox/seed", json={"seed": 9, "scale": TINY_SCALE, "overlap": 0.3},
                    timeout=300).raise_for_status()
     args = [sys.executable, "-m", "bench.dlt_extract", customcrm_server.api_url, membercare_server.api_url,
-            str(tmp_path), "--crm-page", "7", "--mc-page", "5", "--normalize", "2"]
+            str(tmp_path), "--crm-page", "7", "--mc-page", "5", "--normalize-workers", "2"]
     run = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.splitlines()
