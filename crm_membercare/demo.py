@@ -1,4 +1,4 @@
-"""`make demo`: both sandboxes seeded and `dg dev` with the sensors running, stopped together on Ctrl-C.
+"""`make demo`: both sandboxes seeded and `dagster dev` with the sensors running, stopped together on Ctrl-C.
 
     python -m crm_membercare.demo [--keep] [--port 3000]
 
@@ -38,11 +38,8 @@ def prepare_dagster_home(home: Path) -> Path:
 
 
 def start_dagster_dev(env: dict[str, str], port: int, host: str = LOOPBACK, log: int | None = None) -> subprocess.Popen:
-    """Dagster's dev server (webserver + daemon) on the project's code location, in its own process group (so
-    it can be stopped whole). `dg dev`, which supersedes `dagster dev` and runs the same server; `-m` keeps the
-    location's name (`crm_membercare.definitions`, under which run history and cursors are kept) independent
-    of the checkout's directory name, which `dg dev` would otherwise name it after (docs/dagster.md)."""
-    command = [str(BIN / "dg"), "dev", "-m", "crm_membercare.definitions", "-h", host, "-p", str(port)]
+    """`dagster dev` on the project's code location, in its own process group (so it can be stopped whole)."""
+    command = [str(BIN / "dagster"), "dev", "-m", "crm_membercare.definitions", "-h", host, "-p", str(port)]
     return subprocess.Popen(command, cwd=PROJECT, env=env, start_new_session=True, stdout=log, stderr=log)
 
 
@@ -81,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the sandboxes' data and the sync state")
     parser.add_argument("--port", type=int, default=3000, help="Dagster UI port (default 3000)")
     args = parser.parse_args(argv)
-    # A closed terminal or a `kill` must stop the servers too, not only Ctrl-C: the sandboxes and dg dev
+    # A closed terminal or a `kill` must stop the servers too, not only Ctrl-C: the sandboxes and dagster dev
     # run in their own sessions, so nothing else would reach them.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
@@ -118,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
               "Ctrl-C stops everything)", flush=True)
         while sandboxes.poll() is None and dagster.poll() is None:
             time.sleep(0.5)
-        which = "the sandboxes" if sandboxes.poll() is not None else "dg dev"
+        which = "the sandboxes" if sandboxes.poll() is not None else "dagster dev"
         print(f"{which} stopped (exit {sandboxes.poll() if which == 'the sandboxes' else dagster.poll()}): "
               "stopping the rest", file=sys.stderr)
         return 1

@@ -101,7 +101,7 @@ def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_
         finally:
             stop(dagster, timeout_s=90)  # a run may be finishing: a loaded machine needs more than 30 s
     assert dagster.returncode is not None  # stopped within stop()'s deadline, like Ctrl-C in a terminal
-    assert dagster.returncode != -signal.SIGKILL, "dg dev had to be killed"
+    assert dagster.returncode != -signal.SIGKILL, "the dev server had to be killed"
     # Stopped in order: the daemon said so. (Its parent's own last line, "Dagster services shut down", was seen
     # missing once under CI load although the process ended on Ctrl-C: its log line is not waited for.)
     log = log_path.read_text()
