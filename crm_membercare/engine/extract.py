@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import duckdb
@@ -100,10 +100,10 @@ def extract_tables(
     """
     tables, flows = list(tables), tuple(flows)
     cursors = {table.name: get_cursor(con, table.system, table.resource) for table in tables}
-    readers = _Readers(clients, tables, cursors, per_system=per_system, page_size=page_size,
-                       list_ids=set(list_ids))
     totals = {table.name: [0, 0] for table in tables}  # read, changed
     _settings_for_the_read(con)
+    readers = _Readers(clients, tables, cursors, per_system=per_system, page_size=page_size,
+                       list_ids=set(list_ids))
     try:
         for batch in readers.batches():
             with transaction(con):
@@ -163,11 +163,21 @@ class _Readers:
         self._list_ids = list_ids
         self._page_size = page_size
         self._slots = {system: threading.BoundedSemaphore(max(1, per_system)) for system in clients}
-        self._pool = ThreadPoolExecutor(max_workers=max(1, len(tables)), thread_name_prefix="extract")
         # The cursors were read on the storing thread: the reader threads never touch DuckDB.
-        self._futures: dict[str, Future] = {
-            table.name: self._pool.submit(self._read, clients[table.system], table, cursors[table.name])
-            for table in tables}
+        # Daemon threads: a process told to stop (Ctrl-C, SIGTERM) must not wait at exit for a reader in the
+        # middle of a request; what they read is only ever stored by the storing thread.
+        self._futures: dict[str, Future] = {}
+        for table in tables:
+            future: Future = Future()
+            self._futures[table.name] = future
+            threading.Thread(target=self._run, args=(future, clients[table.system], table, cursors[table.name]),
+                             name=f"extract-{table.name}", daemon=True).start()
+
+    def _run(self, future: Future, client, table: RawTable, cursor: str | None) -> None:
+        try:
+            future.set_result(self._read(client, table, cursor))
+        except BaseException as error:  # handed to the storing thread, which raises it
+            future.set_exception(error)
 
     def _read(self, client, table: RawTable, cursor: str | None) -> IdsAnswer | None:
         size = min(self._page_size or client.max_page, client.max_page)
@@ -212,10 +222,9 @@ class _Readers:
             yield batch
 
     def close(self) -> None:
-        """Stop whatever still reads (the storing thread failed) and wait for the readers to end."""
-        if any(not f.done() for f in self._futures.values()):
-            self._stop.set()
-        self._pool.shutdown(wait=True)
+        """Stop whatever still reads (the storing thread failed or was interrupted): a reader ends at its next
+        page; nothing waits for it (a daemon thread, it never holds up the process's exit)."""
+        self._stop.set()
 
     def answers(self) -> dict[str, IdsAnswer]:
         """The `/ids` answers read, by table name; raises the first reader's failure."""
