@@ -99,7 +99,7 @@ def test_dagster_dev_sensors_carry_an_edit_from_the_crm_to_membercare(customcrm_
 
             wait_for("every asset fresh once the runs settle", all_fresh, 60, log_path)
         finally:
-            stop(dagster, timeout_s=90)  # a run may be finishing: a loaded machine needs more than 30 s
+            stop(dagster, timeout_s=240)  # a run may be finishing: under CI load 90 s was seen too short
     assert dagster.returncode is not None  # stopped within stop()'s deadline, like Ctrl-C in a terminal
     assert dagster.returncode != -signal.SIGKILL, "the dev server had to be killed"
     # Stopped in order: the daemon said so. (Its parent's own last line, "Dagster services shut down", was seen
