@@ -10,41 +10,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import duckdb
 import orjson
 
 from crm_membercare.engine.raw_schema import RawTable
 from crm_membercare.engine.vocabulary import Side
-from crm_membercare.systems.oslo_time import resolve_local
 
 
 def change_marker(table: RawTable, record: dict) -> str:
     return str(record["updated_at"] if table.system == Side.CRM else record["lastChange"])
 
 
-def changed_at(table: RawTable, record: dict, known: datetime | None = None) -> datetime | None:
-    """The record's last change as an instant. A MemberCare time in the repeated autumn hour is its first
-    occurrence unless that is earlier than `known`, the stored instant of the record's previous version
-    (`oslo_time.resolve_local`; docs/sync.md, "The repeated autumn hour"). The raw store derives the same in
-    SQL (`_changed_at_sql`); this is the rule in Python, for readers of a single record."""
-    try:
-        if table.system == Side.CRM:
-            return datetime.fromisoformat(record["updated_at"].replace("Z", "+00:00")).astimezone(UTC)
-        return resolve_local(record["lastChange"], known)
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def gone_state(table: RawTable, record: dict) -> str | None:
     if table.system == Side.CRM:
         return "archived" if record.get("archived") else None
     return "closed" if record.get("closeDate") else None
-
-
-def record_id(table: RawTable, record: dict) -> str | int:
-    return record[table.id_field]
 
 
 def json_text(record: dict) -> str:
